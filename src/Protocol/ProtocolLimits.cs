@@ -28,5 +28,15 @@ public sealed record ProtocolLimits
     /// Largest accepted body length (the header's length field). Checked as soon as the header
     /// is readable, before anything is buffered. Must be between 64 and 16 MiB.
     /// </summary>
-    public int MaxFrameLength { get; init; } = DefaultMaxFrameLength;
+    public int MaxFrameLength
+    {
+        get;
+        init
+        {
+            // A smaller bound could not carry a Connected frame; a larger one would let one peer pin lots of memory.
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 64);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 16 * 1024 * 1024);
+            field = value;
+        }
+    } = DefaultMaxFrameLength;
 }

@@ -121,6 +121,12 @@ public static class FrameReader
             case FrameKind.Connect:
                 {
                     var version = ReadU8(ref r);
+                    if (version != ProtocolVersion.Current)
+                    {
+                        // Refused before the rest is trusted: a newer client may lay out the body differently.
+                        ProtocolException.Throw(ErrorCode.UnsupportedVersion, $"Protocol version {version} is not supported (this server speaks {ProtocolVersion.Current}).");
+                    }
+
                     var token = ReadString16(ref r, ProtocolLimits.MaxTokenBytes);
                     var name = ReadString8(ref r);
                     var resume = ReadString8(ref r);

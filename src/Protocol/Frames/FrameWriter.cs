@@ -32,6 +32,7 @@ public static class FrameWriter
         ArgumentNullException.ThrowIfNull(writer);
         CheckTopic(topicUtf8);
         CheckFlags(FrameKind.Message, flags);
+        CheckPriority(priority);
         var size = GetMessageSize(topicUtf8.Length, payload.Length);
         var c = Begin(writer, size, FrameKind.Message, flags);
         c.U8((byte)priority);
@@ -56,6 +57,7 @@ public static class FrameWriter
     {
         ArgumentNullException.ThrowIfNull(writer);
         CheckTopic(topicUtf8);
+        CheckPriority(priority);
         var size = GetPublishSize(topicUtf8.Length, payload.Length);
         var c = Begin(writer, size, FrameKind.Publish, FrameFlags.None);
         c.U32(correlationId);
@@ -329,6 +331,14 @@ public static class FrameWriter
         if (error != ErrorCode.None)
         {
             ProtocolException.Throw(error, "Invalid topic.");
+        }
+    }
+
+    private static void CheckPriority(Priority priority)
+    {
+        if ((byte)priority > (byte)Priority.Low)
+        {
+            ProtocolException.Throw(ErrorCode.InvalidPriority, $"Priority {(byte)priority} is not 0-3.");
         }
     }
 
