@@ -1,0 +1,222 @@
+using Gateway.Protocol.Buffers;
+using Gateway.Protocol.Frames;
+
+namespace Gateway.Dispatch;
+
+/// <summary>
+/// One dedicated, named worker thread and the rings it owns: a control ring (subscribe, unsubscribe,
+/// ack, disconnect cleanup), a broadcast lane (slices of broadcasts assigned by the broadcast topic's
+/// owner, FIFO so per-connection order holds) and four priority rings.
+/// Each cycle takes at most <see cref="Budgets"/> items from each priority ring, critical first
+/// (8:4:2:1 = 256:128:64:32): critical waits behind at most one batch of lower items, and low keeps at
+/// least 32 of every 480 dispatch slots (≈6.7 %) under sustained critical load. Many items are handled
+/// per wake-up; the thread parks on an event only after a full pass found every ring empty.
+/// </summary>
+internal sealed class DispatchWorker
+{
+    /// <summary>Items taken per cycle from the critical, high, normal and low rings.</summary>
+    internal static readonly int[] Budgets = [256, 128, 64, 32];
+
+    /// <summary>Items taken per cycle from the control ring and from the broadcast lane.</summary>
+    internal const int ControlBudget = 256;
+
+    private readonly Dispatcher _dispatcher;
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
+    private readonly long[] _enqueued = new long[4];
+    private readonly long[] _dispatched = new long[4];
+    private int _parked;
+    private volatile bool _stopping;
+    private volatile bool _exited;
+    private Thread? _thread;
+    private long _deliveries;
+    private long _broadcastSlices;
+    private long _wakeups;
+
+    public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity)
+    {
+        _dispatcher = dispatcher;
+        Index = index;
+        Rings = new RingQueue<DispatchItem>[4];
+        for (var p = 0; p < 4; p++)
+        {
+            Rings[p] = new RingQueue<DispatchItem>(ringCapacity);
+        }
+
+        Control = new RingQueue<DispatchItem>(controlCapacity);
+        Lane = new RingQueue<DispatchItem>(ringCapacity);
+    }
+
+    public int Index { get; }
+
+    public RingQueue<DispatchItem>[] Rings { get; }
+
+    public RingQueue<DispatchItem> Control { get; }
+
+    public RingQueue<DispatchItem> Lane { get; }
+
+    /// <summary>Reusable scratch list (worker thread only): replay and pending collections.</summary>
+    public List<FrameBuffer> Scratch { get; } = [];
+
+    public bool HasExited => _exited;
+
+    public long Enqueued(int priority) => Volatile.Read(ref _enqueued[priority]);
+
+    public long Dispatched(int priority) => Volatile.Read(ref _dispatched[priority]);
+
+    public long Deliveries => Volatile.Read(ref _deliveries);
+
+    public long BroadcastSlices => Volatile.Read(ref _broadcastSlices);
+
+    public long Wakeups => Volatile.Read(ref _wakeups);
+
+    public void AddDeliveries(int count) => Volatile.Write(ref _deliveries, _deliveries + count);
+
+    public void CountBroadcastSlice() => Volatile.Write(ref _broadcastSlices, _broadcastSlices + 1);
+
+    public bool TryEnqueue(Priority priority, in DispatchItem item)
+    {
+        var p = (int)priority & 3;
+        if (!Rings[p].TryEnqueue(item))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _enqueued[p]);
+        Signal();
+        return true;
+    }
+
+    public bool TryEnqueueControl(in DispatchItem item)
+    {
+        if (!Control.TryEnqueue(item))
+        {
+            return false;
+        }
+
+        Signal();
+        return true;
+    }
+
+    public bool TryEnqueueLane(in DispatchItem item)
+    {
+        if (!Lane.TryEnqueue(item))
+        {
+            return false;
+        }
+
+        Signal();
+        return true;
+    }
+
+    /// <summary>
+    /// Wakes the worker if it is parked. The producer's enqueue (an interlocked CAS, a full fence) comes
+    /// before this read, and the worker's interlocked write of <c>_parked</c> comes before its final
+    /// emptiness check: either the worker sees the item or the producer sees the flag, never neither.
+    /// </summary>
+    public void Signal()
+    {
+        if (Volatile.Read(ref _parked) != 0)
+        {
+            _wake.Set();
+        }
+    }
+
+    public void Start()
+    {
+        _thread = new Thread(Run)
+        {
+            Name = $"dispatch-worker-{Index}",
+            IsBackground = true,
+        };
+        _thread.Start();
+    }
+
+    public void RequestStop()
+    {
+        _stopping = true;
+        _wake.Set();
+    }
+
+    public void Join() => _thread?.Join();
+
+    public bool HasWork()
+    {
+        if (!Control.IsEmpty || !Lane.IsEmpty)
+        {
+            return true;
+        }
+
+        foreach (var ring in Rings)
+        {
+            if (!ring.IsEmpty)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Runs one full cycle on the calling thread; returns the number of items handled.</summary>
+    public int RunCycle()
+    {
+        var done = Drain(Control, ControlBudget, -1);
+        done += Drain(Lane, ControlBudget, -1);
+        for (var p = 0; p < 4; p++)
+        {
+            done += Drain(Rings[p], Budgets[p], p);
+        }
+
+        return done;
+    }
+
+    private void Run()
+    {
+        while (true)
+        {
+            if (RunCycle() > 0)
+            {
+                continue;
+            }
+
+            if (_stopping)
+            {
+                if (!HasWork())
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            _wake.Reset();
+            Interlocked.Exchange(ref _parked, 1);
+            if (!HasWork() && !_stopping)
+            {
+                Volatile.Write(ref _wakeups, _wakeups + 1);
+                _wake.Wait();
+            }
+
+            Interlocked.Exchange(ref _parked, 0);
+        }
+
+        _exited = true;
+    }
+
+    private int Drain(RingQueue<DispatchItem> ring, int budget, int priority)
+    {
+        var done = 0;
+        while (done < budget && ring.TryDequeue(out var item))
+        {
+            _dispatcher.Process(this, ref item);
+            done++;
+        }
+
+        if (priority >= 0 && done > 0)
+        {
+            Volatile.Write(ref _dispatched[priority], _dispatched[priority] + done);
+        }
+
+        return done;
+    }
+}

@@ -1,0 +1,61 @@
+namespace Gateway.Dispatch;
+
+/// <summary>Settings of the dispatch core (bound from configuration by the host).</summary>
+public sealed class DispatcherOptions
+{
+    /// <summary>Identifies this node (Connected frames, logs). Default: machine name + process id.</summary>
+    public string NodeId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>Number of dedicated worker threads. 0 or less means <see cref="Environment.ProcessorCount"/>.</summary>
+    public int WorkerCount { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Slots of each priority ring of each worker (a power of two).</summary>
+    public int RingCapacity { get; set; } = 16384;
+
+    /// <summary>Slots of each worker's control ring (subscribe, unsubscribe, ack, broadcast slices; a power of two).</summary>
+    public int ControlRingCapacity { get; set; } = 4096;
+
+    /// <summary>Largest accepted publish payload in bytes.</summary>
+    public int MaxPayloadBytes { get; set; } = 60 * 1024;
+
+    /// <summary>Per-connection outbound queue bounds.</summary>
+    public OutboundQueueOptions Outbound { get; set; } = new();
+
+    /// <summary>Per-topic history bounds.</summary>
+    public HistoryOptions History { get; set; } = new();
+
+    /// <summary>Most pending (unacknowledged) notifications kept per user; the oldest is dropped beyond it.</summary>
+    public int MaxPendingPerUser { get; set; } = 1000;
+
+    /// <summary>How long an unacknowledged notification stays pending.</summary>
+    public TimeSpan PendingTtl { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        static void Pow2(int value, string name)
+        {
+            if (value < 2 || (value & (value - 1)) != 0)
+            {
+                throw new ArgumentException($"{name} must be a power of two >= 2 (was {value}).", name);
+            }
+        }
+
+        Pow2(RingCapacity, nameof(RingCapacity));
+        Pow2(ControlRingCapacity, nameof(ControlRingCapacity));
+        if (MaxPayloadBytes <= 0)
+        {
+            throw new ArgumentException($"{nameof(MaxPayloadBytes)} must be positive.", nameof(MaxPayloadBytes));
+        }
+
+        if (MaxPendingPerUser < 0)
+        {
+            throw new ArgumentException($"{nameof(MaxPendingPerUser)} must not be negative.", nameof(MaxPendingPerUser));
+        }
+
+        ArgumentNullException.ThrowIfNull(Outbound);
+        ArgumentNullException.ThrowIfNull(History);
+        Outbound.Validate();
+        History.Validate();
+    }
+}

@@ -1,0 +1,243 @@
+using Gateway.Protocol;
+using Gateway.Protocol.Buffers;
+using Gateway.Protocol.Frames;
+
+namespace Gateway.Dispatch;
+
+/// <summary>
+/// A topic stream kept in memory: bounded history (count, bytes, age) as a circular array of
+/// references to the very frames that were fanned out (no copy), the retained latest message for
+/// workflow topics, and pending notifications for user topics. Single-threaded (the owning worker).
+/// </summary>
+internal sealed class InMemoryTopicStream : ITopicStream
+{
+    private readonly HistoryOptions _options;
+    private readonly int _maxPending;
+    private readonly long _pendingTtlMs;
+    private readonly TimeProvider _time;
+    private readonly TopicKind _kind;
+    private readonly ulong _epoch;
+    private ulong _lastOffset;
+
+    private Entry[] _history = [];
+    private int _head;
+    private int _count;
+    private long _historyBytes;
+
+    private FrameBuffer? _retained;
+    private readonly List<Entry> _pending = [];
+
+    public InMemoryTopicStream(string topic, TopicKind kind, ulong epoch, HistoryOptions options, int maxPending, TimeSpan pendingTtl, TimeProvider time)
+    {
+        Topic = topic;
+        _kind = kind;
+        _epoch = epoch;
+        _options = options;
+        _maxPending = maxPending;
+        _pendingTtlMs = (long)pendingTtl.TotalMilliseconds;
+        _time = time;
+    }
+
+    public string Topic { get; }
+
+    public StreamPosition Position => new(_epoch, _lastOffset);
+
+    public FrameBuffer? Retained => _retained;
+
+    public int PendingCount => _pending.Count;
+
+    /// <summary>Messages currently in history (tests, stats).</summary>
+    public int HistoryCount => _count;
+
+    /// <summary>Notifications dropped because the per-user bound was reached.</summary>
+    public long PendingDropped { get; private set; }
+
+    public StreamPosition Append(FrameBuffer message, Priority priority)
+    {
+        var offset = ++_lastOffset;
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (_options.MaxMessages > 0 && message.Length <= _options.MaxBytes)
+        {
+            message.AddReference();
+            Push(new Entry(offset, message, now));
+        }
+
+        TrimHistory(now);
+
+        if (_kind == TopicKind.Workflow)
+        {
+            message.AddReference();
+            _retained?.Release();
+            _retained = message;
+        }
+        else if (_kind == TopicKind.User && _maxPending > 0)
+        {
+            ExpirePending(now);
+            if (_pending.Count >= _maxPending)
+            {
+                // Bounded per user: the oldest notification gives way (counted).
+                _pending[0].Buffer.Release();
+                _pending.RemoveAt(0);
+                PendingDropped++;
+            }
+
+            message.AddReference();
+            _pending.Add(new Entry(offset, message, now + _pendingTtlMs));
+        }
+
+        return new StreamPosition(_epoch, offset);
+    }
+
+    public bool TryRecover(StreamPosition from, List<FrameBuffer> replay)
+    {
+        if (from.Epoch != _epoch || from.Offset > _lastOffset)
+        {
+            return false;
+        }
+
+        if (from.Offset == _lastOffset)
+        {
+            return true; // nothing missed
+        }
+
+        TrimHistory(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        if (_count == 0)
+        {
+            return false;
+        }
+
+        var first = _history[_head].Offset;
+        if (first > from.Offset + 1)
+        {
+            return false; // the message right after the client's position was trimmed
+        }
+
+        for (var i = 0; i < _count; i++)
+        {
+            ref var entry = ref _history[(_head + i) % _history.Length];
+            if (entry.Offset > from.Offset)
+            {
+                entry.Buffer.AddReference();
+                replay.Add(entry.Buffer);
+            }
+        }
+
+        return true;
+    }
+
+    public void CollectPending(List<FrameBuffer> pending)
+    {
+        ExpirePending(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        foreach (var entry in _pending)
+        {
+            entry.Buffer.AddReference();
+            pending.Add(entry.Buffer);
+        }
+    }
+
+    public bool Acknowledge(ulong offset)
+    {
+        // Offsets are increasing: binary search.
+        int lo = 0, hi = _pending.Count - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var value = _pending[mid].Offset;
+            if (value == offset)
+            {
+                _pending[mid].Buffer.Release();
+                _pending.RemoveAt(mid);
+                return true;
+            }
+
+            if (value < offset)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return false;
+    }
+
+    public void Dispose()
+    {
+        while (_count > 0)
+        {
+            PopOldest();
+        }
+
+        _retained?.Release();
+        _retained = null;
+        foreach (var entry in _pending)
+        {
+            entry.Buffer.Release();
+        }
+
+        _pending.Clear();
+    }
+
+    private void Push(in Entry entry)
+    {
+        if (_count == _options.MaxMessages)
+        {
+            PopOldest();
+        }
+
+        if (_count == _history.Length)
+        {
+            // Grows by doubling up to MaxMessages, then stays: no allocation in steady state.
+            var bigger = new Entry[Math.Min(Math.Max(8, _history.Length * 2), _options.MaxMessages)];
+            for (var i = 0; i < _count; i++)
+            {
+                bigger[i] = _history[(_head + i) % _history.Length];
+            }
+
+            _history = bigger;
+            _head = 0;
+        }
+
+        _history[(_head + _count) % _history.Length] = entry;
+        _count++;
+        _historyBytes += entry.Buffer.Length;
+    }
+
+    private void TrimHistory(long nowMs)
+    {
+        var oldest = nowMs - (long)_options.MaxAge.TotalMilliseconds;
+        while (_count > 0 && (_historyBytes > _options.MaxBytes || _history[_head].Stamp < oldest))
+        {
+            PopOldest();
+        }
+    }
+
+    private void PopOldest()
+    {
+        ref var entry = ref _history[_head];
+        _historyBytes -= entry.Buffer.Length;
+        entry.Buffer.Release();
+        entry = default;
+        _head = (_head + 1) % _history.Length;
+        _count--;
+    }
+
+    private void ExpirePending(long nowMs)
+    {
+        var expired = 0;
+        while (expired < _pending.Count && _pending[expired].Stamp <= nowMs)
+        {
+            _pending[expired].Buffer.Release();
+            expired++;
+        }
+
+        if (expired > 0)
+        {
+            _pending.RemoveRange(0, expired);
+        }
+    }
+
+    private readonly record struct Entry(ulong Offset, FrameBuffer Buffer, long Stamp);
+}

@@ -1,0 +1,402 @@
+using System.Threading.Tasks.Sources;
+using Gateway.Protocol.Buffers;
+using Gateway.Protocol.Errors;
+using Gateway.Protocol.Frames;
+
+namespace Gateway.Dispatch;
+
+/// <summary>
+/// One connection's outbound queue: FIFO, bounded by frames and bytes, many writers (dispatch
+/// workers, the host) and one reader (the connection's write loop). The reader waits with
+/// <see cref="WaitToReadAsync"/> (a reusable <see cref="IValueTaskSource{TResult}"/>: no allocation per
+/// wait) and takes everything at once with <see cref="DrainTo"/>, so one wake-up and one socket write
+/// carry every frame queued meanwhile.
+/// Overflow policy (§3): an incoming <c>low</c> message that does not fit is shed; an incoming
+/// <c>normal</c> first evicts queued <c>low</c> messages (oldest first), else is shed; an incoming
+/// <c>critical</c>/<c>high</c> evicts queued <c>low</c>, then queued <c>normal</c>, and if it still does not
+/// fit the queue is closed with <see cref="ErrorCode.SlowConsumer"/>. Control frames are never shed
+/// and may exceed the bounds (they are few and small: their rate is limited by the host).
+/// </summary>
+public sealed class OutboundQueue : IValueTaskSource<bool>
+{
+    private const byte ControlClass = 4;
+
+    private readonly Lock _lock = new();
+    private readonly int _maxFrames;
+    private readonly long _maxBytes;
+    private readonly DispatchCounters? _counters;
+
+    private Entry[] _entries = [];
+    private int _head;
+    private int _count;
+    private long _bytes;
+    private bool _completed;
+    private ErrorCode _closeReason;
+    private long _shedLow;
+    private long _shedNormal;
+
+    private ManualResetValueTaskSourceCore<bool> _core;
+    private bool _waiting;
+    private CancellationTokenRegistration _cancellation;
+
+    /// <summary>Creates a queue with the given bounds (standalone; the dispatcher creates its own).</summary>
+    public OutboundQueue(OutboundQueueOptions options)
+        : this(options, null)
+    {
+    }
+
+    internal OutboundQueue(OutboundQueueOptions options, DispatchCounters? counters)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _maxFrames = options.MaxFrames;
+        _maxBytes = options.MaxBytes;
+        _counters = counters;
+        // Continuations (the host's write loop) must never run on a dispatch worker thread.
+        _core.RunContinuationsAsynchronously = true;
+    }
+
+    /// <summary>Why the queue was closed by the dispatcher: <see cref="ErrorCode.SlowConsumer"/>, or None.</summary>
+    public ErrorCode CloseReason
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closeReason;
+            }
+        }
+    }
+
+    /// <summary>Queued frames.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Queued bytes.</summary>
+    public long Bytes => Volatile.Read(ref _bytes);
+
+    /// <summary>True once completed (by disconnect, shutdown or slow-consumer close).</summary>
+    public bool IsCompleted => Volatile.Read(ref _completed);
+
+    /// <summary>Low-priority messages shed on this connection.</summary>
+    public long ShedLow => Volatile.Read(ref _shedLow);
+
+    /// <summary>Normal-priority messages shed on this connection.</summary>
+    public long ShedNormal => Volatile.Read(ref _shedNormal);
+
+    /// <summary>
+    /// Waits until frames are queued (true) or the queue is completed and empty (false). Single reader:
+    /// do not call again before the previous wait completed.
+    /// </summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        }
+
+        lock (_lock)
+        {
+            if (_count > 0)
+            {
+                return new ValueTask<bool>(true);
+            }
+
+            if (_completed)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            _core.Reset();
+            _waiting = true;
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Registration nodes are recycled by the token source: no allocation in steady state.
+            _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((OutboundQueue)state!).CancelWait(token), this);
+        }
+
+        return new ValueTask<bool>(this, _core.Version);
+    }
+
+    /// <summary>
+    /// Moves every queued frame, in order, to <paramref name="destination"/>; the caller owns one
+    /// reference of each and must <see cref="FrameBuffer.Release"/> it after writing.
+    /// </summary>
+    /// <returns>The number of frames moved.</returns>
+    public int DrainTo(List<FrameBuffer> destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        lock (_lock)
+        {
+            var count = _count;
+            var entries = _entries;
+            for (var i = 0; i < count; i++)
+            {
+                ref var entry = ref entries[(_head + i) & (entries.Length - 1)];
+                destination.Add(entry.Buffer!);
+                entry = default;
+            }
+
+            _head = 0;
+            _count = 0;
+            _bytes = 0;
+            if (entries.Length > 256 && count < entries.Length / 8)
+            {
+                // A burst grew the array: give it back once the connection is quiet again (idle memory).
+                _entries = [];
+            }
+
+            return count;
+        }
+    }
+
+    /// <summary>Queues a host frame (never shed); takes ownership. False (and released) when completed.</summary>
+    public bool TryEnqueueControl(FrameBuffer frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        bool wake;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                frame.Release();
+                return false;
+            }
+
+            Append(frame, ControlClass);
+            wake = TakeWaiter();
+        }
+
+        if (wake)
+        {
+            _core.SetResult(true);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Queues a message frame of <paramref name="priority"/>, taking ownership of one reference, and applies
+    /// the overflow policy. Called by dispatch workers.
+    /// </summary>
+    internal EnqueueResult TryEnqueueMessage(FrameBuffer frame, Priority priority)
+    {
+        var cls = (byte)((int)priority & 3);
+        EnqueueResult result;
+        bool wake = false;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                result = EnqueueResult.Closed;
+            }
+            else if (Fits(frame.Length) || MakeRoom(frame.Length, cls))
+            {
+                Append(frame, cls);
+                wake = TakeWaiter();
+                result = EnqueueResult.Queued;
+            }
+            else if (cls >= (byte)Priority.Normal)
+            {
+                CountShed(cls);
+                result = EnqueueResult.Shed;
+            }
+            else
+            {
+                // critical/high never shed: give up on this connection (the client reconnects and recovers).
+                _closeReason = ErrorCode.SlowConsumer;
+                ReleaseAllLocked();
+                _completed = true;
+                wake = TakeWaiter();
+                result = EnqueueResult.ClosedSlowConsumer;
+            }
+        }
+
+        if (result != EnqueueResult.Queued)
+        {
+            frame.Release();
+        }
+
+        if (wake)
+        {
+            _core.SetResult(result == EnqueueResult.Queued);
+        }
+
+        return result;
+    }
+
+    /// <summary>Completes the queue: no more frames are accepted; with <paramref name="discard"/> queued frames are released.</summary>
+    internal void Complete(bool discard)
+    {
+        bool wake;
+        bool any;
+        lock (_lock)
+        {
+            if (discard)
+            {
+                ReleaseAllLocked();
+            }
+
+            _completed = true;
+            wake = TakeWaiter();
+            any = _count > 0;
+        }
+
+        if (wake)
+        {
+            _core.SetResult(any);
+        }
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token)
+    {
+        _cancellation.Dispose();
+        _cancellation = default;
+        return _core.GetResult(token);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+
+    private void CancelWait(CancellationToken token)
+    {
+        lock (_lock)
+        {
+            if (!_waiting)
+            {
+                return;
+            }
+
+            _waiting = false;
+        }
+
+        _core.SetException(new OperationCanceledException(token));
+    }
+
+    private bool TakeWaiter()
+    {
+        if (!_waiting)
+        {
+            return false;
+        }
+
+        _waiting = false;
+        return true;
+    }
+
+    private bool Fits(int size) => _count < _maxFrames && _bytes + size <= _maxBytes;
+
+    /// <summary>Evicts queued messages of lower importance than <paramref name="cls"/> (low first, then normal), oldest first.</summary>
+    private bool MakeRoom(int size, byte cls)
+    {
+        if (cls >= (byte)Priority.Low)
+        {
+            return false;
+        }
+
+        if (EvictClass((byte)Priority.Low, size))
+        {
+            return true;
+        }
+
+        return cls < (byte)Priority.Normal && EvictClass((byte)Priority.Normal, size);
+    }
+
+    private bool EvictClass(byte victim, int size)
+    {
+        // One compaction pass: drop the oldest victims until the frame fits, keep everything else in order.
+        var entries = _entries;
+        var mask = entries.Length - 1;
+        var total = _count;
+        var write = 0;
+        for (var read = 0; read < total; read++)
+        {
+            var entry = entries[(_head + read) & mask];
+            if (entry.Class == victim && !Fits(size))
+            {
+                _bytes -= entry.Buffer!.Length;
+                _count--;
+                entry.Buffer.Release();
+                CountShed(victim);
+                continue;
+            }
+
+            entries[(_head + write) & mask] = entry;
+            write++;
+        }
+
+        for (var i = write; i < total; i++)
+        {
+            entries[(_head + i) & mask] = default;
+        }
+
+        return Fits(size);
+    }
+
+    private void CountShed(byte cls)
+    {
+        if (cls == (byte)Priority.Low)
+        {
+            _shedLow++;
+        }
+        else
+        {
+            _shedNormal++;
+        }
+
+        _counters?.CountShed((Priority)cls);
+    }
+
+    private void Append(FrameBuffer frame, byte cls)
+    {
+        if (_count == _entries.Length)
+        {
+            Grow();
+        }
+
+        _entries[(_head + _count) & (_entries.Length - 1)] = new Entry(frame, cls);
+        _count++;
+        _bytes += frame.Length;
+    }
+
+    private void Grow()
+    {
+        // Power-of-two sizes starting small: an idle connection holds no array at all.
+        var bigger = new Entry[Math.Max(8, _entries.Length * 2)];
+        for (var i = 0; i < _count; i++)
+        {
+            bigger[i] = _entries[(_head + i) & (_entries.Length - 1)];
+        }
+
+        _entries = bigger;
+        _head = 0;
+    }
+
+    private void ReleaseAllLocked()
+    {
+        var mask = _entries.Length - 1;
+        for (var i = 0; i < _count; i++)
+        {
+            ref var entry = ref _entries[(_head + i) & mask];
+            entry.Buffer!.Release();
+            entry = default;
+        }
+
+        _head = 0;
+        _count = 0;
+        _bytes = 0;
+    }
+
+    private record struct Entry(FrameBuffer? Buffer, byte Class);
+}
+
+/// <summary>Outcome of queueing a message on an <see cref="OutboundQueue"/>.</summary>
+internal enum EnqueueResult
+{
+    Queued,
+    Shed,
+    Closed,
+    ClosedSlowConsumer,
+}
