@@ -1,0 +1,172 @@
+import { TypedEmitter } from "./emitter.js";
+import type { GatewayError } from "./errors.js";
+import type { GatewayMessage } from "./message.js";
+
+/** How the subscription's stream continued after its last (re)subscribe. */
+export type RecoveryStatus = "fresh" | "recovered" | "notRecovered";
+
+/** A position in a topic stream. */
+export interface StreamPosition {
+  readonly epoch: bigint;
+  readonly offset: bigint;
+}
+
+export interface RecoveryFailedEvent {
+  readonly topic: string;
+  /** The position the client asked to recover from. */
+  readonly from: StreamPosition;
+  /** The topic's current position reported by the gateway. */
+  readonly current: StreamPosition;
+  /** Human-readable: "could not recover — refetch state". */
+  readonly message: string;
+}
+
+export interface SubscriptionEvents {
+  /** Every surfaced message (in addition to async iteration). */
+  message: GatewayMessage;
+  /** A resubscribe after a reconnect replayed every missed message. */
+  recovered: { readonly topic: string; readonly from: StreamPosition };
+  /** A resubscribe could not recover the missed messages: refetch state. */
+  recoveryFailed: RecoveryFailedEvent;
+  /** The subscription ended (unsubscribe, client close, or an error). */
+  closed: { readonly error?: GatewayError };
+}
+
+/** Internal hooks of the owning client. */
+export interface SubscriptionOwner {
+  unsubscribe(subscription: Subscription): Promise<void>;
+}
+
+/**
+ * A topic subscription: an async iterator of messages (`for await (const msg of sub)`), plus events.
+ * Messages are buffered from the moment the subscription exists until they are consumed; iterate from one
+ * place only (each message is handed to one `next()` call). Breaking out of the loop unsubscribes
+ * (except for the built-in notification and broadcast streams, which cannot be unsubscribed).
+ */
+export class Subscription extends TypedEmitter<SubscriptionEvents> implements AsyncIterable<GatewayMessage> {
+  readonly topic: string;
+  /** True for the automatic `user:{id}` and `broadcast` streams (no Subscribe frame is sent). */
+  readonly builtin: boolean;
+  private status: RecoveryStatus = "fresh";
+  private readonly queue: GatewayMessage[] = [];
+  private readonly waiters: { resolve: (r: IteratorResult<GatewayMessage>) => void; reject: (e: unknown) => void }[] = [];
+  private ended = false;
+  private endError: GatewayError | undefined;
+  private readonly owner: SubscriptionOwner;
+
+  /** @internal last position surfaced (dedupe) and to recover from */
+  lastSurfaced: StreamPosition | undefined;
+  /** @internal position to recover from on resubscribe */
+  resumeFrom: StreamPosition | undefined;
+  /** @internal the next surfaced message follows a failed recovery */
+  gapPending = false;
+  /** @internal offsets surfaced on a notification topic (redelivery may be out of high-water order) */
+  readonly seenOffsets = new Set<bigint>();
+  /** @internal */
+  ready: Promise<void>;
+  /** @internal */
+  resolveReady!: () => void;
+  /** @internal */
+  rejectReady!: (error: unknown) => void;
+  /** @internal */
+  isReady = false;
+
+  /** @internal created by GatewayClient */
+  constructor(owner: SubscriptionOwner, topic: string, builtin: boolean, from?: StreamPosition) {
+    super();
+    this.owner = owner;
+    this.topic = topic;
+    this.builtin = builtin;
+    this.resumeFrom = from;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => undefined);
+    if (builtin) {
+      this.isReady = true;
+      this.resolveReady();
+    }
+  }
+
+  /** "fresh" (plain subscribe), "recovered" (every missed message was replayed) or "notRecovered" (refetch state). */
+  get recovery(): RecoveryStatus {
+    return this.status;
+  }
+
+  /** The last position surfaced to the application (undefined before the first message). */
+  get position(): StreamPosition | undefined {
+    return this.lastSurfaced ?? this.resumeFrom;
+  }
+
+  /** Whether the subscription ended. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Messages buffered and not yet consumed. */
+  get buffered(): number {
+    return this.queue.length;
+  }
+
+  /** Leaves the topic (sends Unsubscribe when connected) and ends iteration. */
+  async unsubscribe(): Promise<void> {
+    if (this.ended) return;
+    await this.owner.unsubscribe(this);
+  }
+
+  /** Alias of {@link unsubscribe}. */
+  close(): Promise<void> {
+    return this.unsubscribe();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<GatewayMessage> {
+    return {
+      next: () => this.next(),
+      return: async () => {
+        if (!this.builtin) await this.unsubscribe().catch(() => undefined);
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** The next message (or done once the subscription ended; rejects when it ended with an error). */
+  next(): Promise<IteratorResult<GatewayMessage>> {
+    const message = this.queue.shift();
+    if (message) return Promise.resolve({ done: false, value: message });
+    if (this.ended) return this.endError ? Promise.reject(this.endError) : Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** @internal */
+  setRecovery(status: RecoveryStatus): void {
+    this.status = status;
+  }
+
+  /** @internal surfaces a message to the iterator and listeners */
+  deliver(message: GatewayMessage): void {
+    if (this.ended) return;
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve({ done: false, value: message });
+    else this.queue.push(message);
+    this.emit("message", message);
+  }
+
+  /** @internal */
+  notify<K extends keyof SubscriptionEvents>(type: K, event: SubscriptionEvents[K]): void {
+    this.emit(type, event);
+  }
+
+  /** @internal ends the subscription; buffered messages can still be consumed, then iteration ends (or throws the error). */
+  end(error?: GatewayError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endError = error;
+    if (!this.isReady) this.rejectReady(error ?? new Error("Subscription closed."));
+    for (const waiter of this.waiters.splice(0)) {
+      if (error) waiter.reject(error);
+      else waiter.resolve({ done: true, value: undefined });
+    }
+    this.emit("closed", error ? { error } : {});
+  }
+}
