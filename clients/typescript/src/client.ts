@@ -578,7 +578,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
             this.onConnected(link, frame);
             resolve(link);
           } else if (frame.kind === FrameKind.Error) {
-            link.error = new GatewayError(frame.code, frame.text || errorInfo(frame.code).description, { correlationId: frame.correlationId });
+            link.error = new GatewayError(frame.errorCode, frame.text || errorInfo(frame.errorCode).description, { correlationId: frame.correlationId });
             fail(link.error);
             return;
           } else if (frame.kind === FrameKind.Ping) {
@@ -645,20 +645,20 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       case FrameKind.Pong:
         return;
       case FrameKind.Error: {
-        const error = new GatewayError(frame.code, frame.text || errorInfo(frame.code).description, { correlationId: frame.correlationId });
+        const error = new GatewayError(frame.errorCode, frame.text || errorInfo(frame.errorCode).description, { correlationId: frame.correlationId });
         if (frame.correlationId !== 0 && this.failRequest(link, frame.correlationId, error)) return;
         if (error.fatal) link.error = error;
         else this.emit("error", error);
         return;
       }
       case FrameKind.GoAway: {
-        link.goAwayUntil = Date.now() + frame.delayMs;
-        this.emit("goAway", { delayMs: frame.delayMs, reason: frame.reason });
+        link.goAwayUntil = Date.now() + frame.reconnectDelayMs;
+        this.emit("goAway", { delayMs: frame.reconnectDelayMs, reason: frame.text });
         // Keep receiving until the hinted time (the gateway flushes its queues), then move on.
         link.timers.push(
           setTimeout(() => {
-            if (!link.dead) link.abandon({ code: 1000, reason: "go away", error: new GatewayError(ErrorCode.ServerShuttingDown, frame.reason || "The gateway asked to reconnect elsewhere.") }, 1000, "go away");
-          }, frame.delayMs),
+            if (!link.dead) link.abandon({ code: 1000, reason: "go away", error: new GatewayError(ErrorCode.ServerShuttingDown, frame.text || "The gateway asked to reconnect elsewhere.") }, 1000, "go away");
+          }, frame.reconnectDelayMs),
         );
         return;
       }

@@ -87,15 +87,17 @@ export interface PongFrame extends FrameBase<typeof FrameKind.Pong> {
 }
 
 export interface ErrorFrame extends FrameBase<typeof FrameKind.Error> {
-  readonly code: number;
+  /** The protocol ErrorCode (u16, never 0). */
+  readonly errorCode: number;
   readonly correlationId: number;
   readonly text: string;
 }
 
 export interface GoAwayFrame extends FrameBase<typeof FrameKind.GoAway> {
   /** Reconnect delay hint in milliseconds. */
-  readonly delayMs: number;
-  readonly reason: string;
+  readonly reconnectDelayMs: number;
+  /** Reason text. */
+  readonly text: string;
 }
 
 export interface RefreshFrame extends FrameBase<typeof FrameKind.Refresh> {

@@ -295,17 +295,17 @@ function parseBody(header: FrameHeader, body: Uint8Array): Frame {
       frame = { kind: header.kind, flags, nonce: r.u64() };
       break;
     case FrameKind.Error: {
-      const code = r.u16();
-      if (code === 0) throw new ProtocolError(ErrorCode.MalformedFrame, "Error frame with code 0.");
+      const errorCode = r.u16();
+      if (errorCode === 0) throw new ProtocolError(ErrorCode.MalformedFrame, "Error frame with code 0.");
       const correlationId = r.u32();
       const text = r.str16(MAX_TEXT_BYTES);
-      frame = { kind: FrameKind.Error, flags, code, correlationId, text };
+      frame = { kind: FrameKind.Error, flags, errorCode, correlationId, text };
       break;
     }
     case FrameKind.GoAway: {
-      const delayMs = r.u32();
-      const reason = r.str16(MAX_TEXT_BYTES);
-      frame = { kind: FrameKind.GoAway, flags, delayMs, reason };
+      const reconnectDelayMs = r.u32();
+      const text = r.str16(MAX_TEXT_BYTES);
+      frame = { kind: FrameKind.GoAway, flags, reconnectDelayMs, text };
       break;
     }
     case FrameKind.Refresh: {

@@ -108,10 +108,10 @@ function fieldsOf(frame: FrameInit, flags: number): Field[] {
     case FrameKind.Pong:
       return [u64(frame.nonce)];
     case FrameKind.Error:
-      if (frame.code === ErrorCode.None) throw new RangeError("An Error frame needs a code.");
-      return [u16(frame.code), u32(frame.correlationId), str16(truncateUtf8(frame.text, MAX_TEXT_BYTES), MAX_TEXT_BYTES)];
+      if (frame.errorCode === ErrorCode.None) throw new RangeError("An Error frame needs a code.");
+      return [u16(frame.errorCode), u32(frame.correlationId), str16(truncateUtf8(frame.text, MAX_TEXT_BYTES), MAX_TEXT_BYTES)];
     case FrameKind.GoAway:
-      return [u32(frame.delayMs), str16(truncateUtf8(frame.reason, MAX_TEXT_BYTES), MAX_TEXT_BYTES)];
+      return [u32(frame.reconnectDelayMs), str16(truncateUtf8(frame.text, MAX_TEXT_BYTES), MAX_TEXT_BYTES)];
     case FrameKind.Refresh:
       return [u32(frame.correlationId), str16(frame.token, MAX_TOKEN_BYTES)];
     case FrameKind.Refreshed:
