@@ -83,6 +83,16 @@ describe("golden vectors: valid", () => {
       }
       assert.equal(reader.buffered, 0);
       assert.deepEqual(streamed.map(toJson), vector.frames, "streamed byte by byte");
+
+      // Every prefix: whole frames decode, the rest is "need more" (never an error), nothing partial consumed.
+      const boundaries = new Set([0]);
+      for (let o = 0, i = 0; i < frames.length; i++) boundaries.add((o += encodeFrame(frames[i]).length));
+      for (let length = 0; length < bytes.length; length++) {
+        const prefix = readAll(bytes.subarray(0, length));
+        assert.equal(prefix.error, undefined, `prefix ${length}: ${prefix.error?.message}`);
+        if (!boundaries.has(length)) assert.equal(prefix.needMore, true, `prefix ${length} needs more`);
+        assert.ok(boundaries.has(prefix.consumed), `prefix ${length} consumed only whole frames`);
+      }
     });
   }
 });

@@ -1,0 +1,293 @@
+// The client against the real gateway over real sockets: connect, auth, subscribe/receive, publish acks,
+// workflow retained state, notification ack/redelivery, endpoints failover, heartbeats, token refresh,
+// reconnect + recovery after the connection is dropped.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { GatewayClient, GatewayError, ErrorCode } from "../../dist/index.js";
+import { Gateway, TcpProxy, createKeys, freePort, take, until } from "../support/gateway.mjs";
+
+const T = { timeout: 90_000 };
+let gateway;
+const clients = [];
+
+/** Connects a client and closes it after the suite. */
+async function connect(options) {
+  const client = await GatewayClient.connect({ reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, requestTimeoutMs: 20_000, ...options });
+  clients.push(client);
+  return client;
+}
+
+const text = (messages) => messages.map((m) => m.text());
+let unique = 0;
+const id = (prefix) => `${prefix}${process.pid}x${++unique}`;
+
+describe("TypeScript client ↔ gateway", () => {
+  before(async () => {
+    gateway = await Gateway.start({ keys: createKeys(), name: "ts-client" });
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await gateway?.stop();
+  });
+
+  test("connects and reports the connection", T, async () => {
+    const states = [];
+    const client = new GatewayClient({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "alice" }), clientName: "ts-test" });
+    clients.push(client);
+    client.on("state", (e) => states.push(e.state));
+    await client.start();
+    assert.equal(client.state, "connected");
+    assert.deepEqual(states, ["connected"]);
+    const info = client.connection;
+    assert.equal(info.userId, "alice");
+    assert.equal(info.endpoint, gateway.wsUrl);
+    assert.ok(info.connectionId.length > 0);
+    assert.equal(info.nodeId, "ts-client");
+    assert.ok(info.heartbeatMs > 0);
+    assert.ok(info.maxFrameLength >= 64);
+    assert.equal(client.userId, "alice");
+    assert.equal(client.notifications().topic, "user:alice");
+    await client.close();
+    assert.equal(client.state, "closed");
+    await assert.rejects(client.publish("x", "y"), (e) => e instanceof GatewayError && e.name === "client_closed");
+  });
+
+  test("auth failures reject connect with the gateway's error", T, async () => {
+    const badKey = Buffer.alloc(32, 7);
+    const { mintToken } = await import("../support/gateway.mjs");
+    await assert.rejects(
+      GatewayClient.connect({ endpoints: gateway.wsUrl, token: mintToken(badKey, { sub: "mallory" }) }),
+      (e) => e instanceof GatewayError && e.code === ErrorCode.Unauthorized && e.name === "unauthorized" && e.retryable === false,
+    );
+    const now = Math.floor(Date.now() / 1000);
+    await assert.rejects(
+      GatewayClient.connect({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "alice", iat: now - 7200, exp: now - 3600 }) }),
+      (e) => e instanceof GatewayError && e.code === ErrorCode.TokenExpired && e.name === "token_expired",
+    );
+    await assert.rejects(
+      GatewayClient.connect({ endpoints: gateway.wsUrl, token: "not-a-jwt" }),
+      (e) => e instanceof GatewayError && e.name === "unauthorized",
+    );
+  });
+
+  test("fails over across the endpoint list", T, async () => {
+    const dead = `ws://127.0.0.1:${await freePort()}/ws`;
+    const reconnecting = [];
+    const client = new GatewayClient({ endpoints: [dead, gateway.wsUrl], token: gateway.token({ sub: "carol" }), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    clients.push(client);
+    client.on("reconnecting", (e) => reconnecting.push(e.endpoint));
+    await client.start();
+    assert.equal(client.connection.endpoint, gateway.wsUrl);
+    assert.deepEqual(reconnecting, [gateway.wsUrl]);
+  });
+
+  test("gives up after reconnect.maxAttempts when nothing answers", T, async () => {
+    const dead = `ws://127.0.0.1:${await freePort()}/ws`;
+    await assert.rejects(
+      GatewayClient.connect({ endpoints: [dead], token: "t", reconnect: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 3 } }),
+      (e) => e instanceof GatewayError && e.name === "connect_failed" && e.retryable === true,
+    );
+  });
+
+  test("subscribes and receives messages published over the HTTP API, in offset order", T, async () => {
+    const topic = id("team:") + "/alerts";
+    const client = await connect({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "dave", subscribe: ["team:*"] }) });
+    const sub = await client.subscribe(topic);
+    assert.equal(sub.recovery, "fresh");
+    const acks = [];
+    for (let i = 1; i <= 5; i++) acks.push(await gateway.postOk("/api/v1/publish", { topic, payload: { n: i }, priority: "high" }));
+    const got = await take(sub, 5);
+    assert.deepEqual(got.map((m) => m.json().n), [1, 2, 3, 4, 5]);
+    assert.deepEqual(got.map((m) => m.offset), acks.map((a) => BigInt(a.offset)));
+    for (let i = 1; i < got.length; i++) assert.ok(got[i].offset > got[i - 1].offset);
+    assert.ok(got.every((m) => m.topic === topic && m.priority === "high" && !m.replayed && !m.retained));
+    assert.ok(Math.abs(got[0].timestampMs - Date.now()) < 120_000);
+    // Iteration with for-await; breaking out unsubscribes.
+    await gateway.postOk("/api/v1/publish", { topic, payload: "last" });
+    for await (const message of sub) {
+      assert.equal(message.text(), "\"last\"");
+      break;
+    }
+    assert.equal(sub.closed, true);
+    const again = await client.subscribe(topic);
+    assert.equal(again.recovery, "fresh");
+  });
+
+  test("subscribe refusals: forbidden topics and other users' notifications", T, async () => {
+    const client = await connect({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "erin", subscribe: ["team:1/*"] }) });
+    await assert.rejects(client.subscribe("team:2/secret"), (e) => e instanceof GatewayError && e.code === ErrorCode.Forbidden && e.name === "forbidden" && !e.retryable);
+    await assert.rejects(client.subscribe("user:frank"), (e) => e instanceof GatewayError && e.name === "forbidden");
+    await assert.rejects(client.subscribe("bad topic"), (e) => e instanceof GatewayError && e.name === "invalid_topic");
+    // The connection survives request errors.
+    const ok = await client.subscribe("team:1/ok");
+    assert.equal(ok.topic, "team:1/ok");
+    assert.equal(client.state, "connected");
+  });
+
+  test("publishes with an ack; refusals are GatewayErrors with code, name and retryable", T, async () => {
+    const topic = id("team:") + "/pub";
+    const publisher = await connect({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "pub", publish: ["team:*"], subscribe: ["team:*"] }) });
+    const reader = await connect({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "reader", subscribe: ["team:*"] }) });
+    const sub = await reader.subscribe(topic);
+    const first = await publisher.publish(topic, "hello", { priority: "critical" });
+    const second = await publisher.publishJson(topic, { n: 2 });
+    const third = await publisher.publish(topic, Uint8Array.of(0, 1, 2, 255), { priority: "low" });
+    assert.equal(first.topic, topic);
+    assert.equal(typeof first.epoch, "bigint");
+    assert.ok(second.offset > first.offset && third.offset > second.offset);
+    assert.equal(second.epoch, first.epoch);
+    const got = await take(sub, 3);
+    assert.equal(got[0].text(), "hello");
+    assert.equal(got[0].priority, "critical");
+    assert.deepEqual(got[1].json(), { n: 2 });
+    assert.deepEqual([...got[2].payload], [0, 1, 2, 255]);
+    assert.deepEqual(got.map((m) => m.offset), [first.offset, second.offset, third.offset]);
+
+    await assert.rejects(publisher.publish("ops:forbidden", "x"), (e) => e instanceof GatewayError && e.code === ErrorCode.Forbidden && e.retryable === false);
+    await assert.rejects(publisher.publish(topic, new Uint8Array(publisher.connection.maxFrameLength)), (e) => e instanceof GatewayError && e.name === "payload_too_large");
+    await assert.rejects(reader.publish(topic, "no rights"), (e) => e instanceof GatewayError && e.name === "forbidden");
+    const aborted = new AbortController();
+    aborted.abort(new Error("caller gave up"));
+    await assert.rejects(publisher.publish(topic, "x", { signal: aborted.signal }), /caller gave up/);
+    // Still usable after refusals.
+    const fourth = await publisher.publish(topic, "after");
+    assert.ok(fourth.offset > third.offset);
+  });
+
+  test("workflow topics: a new subscriber gets the retained state at once, then live updates", T, async () => {
+    const topic = id("workflow:wf");
+    const wf = topic.slice("workflow:".length);
+    await gateway.postOk(`/api/v1/workflows/${wf}`, { payload: { step: 1 } });
+    const latest = await gateway.postOk(`/api/v1/workflows/${wf}`, { payload: { step: 2, state: "running" } });
+    const client = await connect({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "gina", subscribe: ["workflow:*"] }) });
+    const sub = await client.subscribe(topic);
+    const [retained] = await take(sub, 1);
+    assert.equal(retained.retained, true);
+    assert.deepEqual(retained.json(), { step: 2, state: "running" });
+    assert.equal(retained.offset, BigInt(latest.offset));
+    await gateway.postOk(`/api/v1/workflows/${wf}`, { payload: { step: 3, state: "done" } });
+    const [live] = await take(sub, 1);
+    assert.equal(live.retained, false);
+    assert.deepEqual(live.json(), { step: 3, state: "done" });
+  });
+
+  test("notifications: delivered without subscribing, redelivered until acked", T, async () => {
+    const user = id("nina");
+    const token = () => gateway.token({ sub: user });
+    const first = await connect({ endpoints: gateway.wsUrl, token: token() });
+    const sent = await gateway.postOk("/api/v1/notify", { user, payload: { text: "n1" }, priority: "high" });
+    const [n1] = await take(first.notifications(), 1);
+    assert.equal(n1.topic, `user:${user}`);
+    assert.equal(n1.isNotification, true);
+    assert.deepEqual(n1.json(), { text: "n1" });
+    assert.equal(n1.offset, BigInt(sent.offset));
+    await first.close(); // not acked
+
+    const second = await connect({ endpoints: gateway.wsUrl, token: token() });
+    const [again] = await take(second.notifications(), 1);
+    assert.equal(again.offset, n1.offset);
+    assert.equal(again.replayed, true, "pending notification is replayed");
+    second.ack(again);
+    // The ack is a fire-and-forget frame: a round trip on the same connection proves it was processed before closing.
+    await assert.rejects(second.subscribe("user:someone-else"), (e) => e.name === "forbidden");
+    await second.close();
+
+    const third = await connect({ endpoints: gateway.wsUrl, token: token() });
+    await gateway.postOk("/api/v1/notify", { user, payload: { text: "n2" } });
+    const [next] = await take(third.notifications(), 1);
+    assert.deepEqual(next.json(), { text: "n2" }, "the acked notification is not redelivered");
+    next.ack();
+  });
+
+  test("broadcasts reach every connection without subscribing", T, async () => {
+    const a = await connect({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "bc-a" }) });
+    const b = await connect({ endpoints: gateway.wsUrl, token: gateway.token({ sub: "bc-b" }) });
+    const marker = id("bc");
+    await gateway.postOk("/api/v1/broadcast", { payload: { marker } });
+    const find = async (client) => {
+      for (;;) {
+        const [m] = await take(client.broadcasts(), 1);
+        if (m.json().marker === marker) return m;
+      }
+    };
+    const [ma, mb] = await Promise.all([find(a), find(b)]);
+    assert.equal(ma.topic, "broadcast");
+    assert.equal(ma.offset, mb.offset);
+  });
+
+  test("reconnects after the connection drops and recovers every missed message, without duplicates", T, async () => {
+    const topic = id("team:") + "/feed";
+    const proxy = await TcpProxy.start(gateway.port);
+    try {
+      const events = [];
+      const client = await connect({ endpoints: proxy.wsUrl, token: gateway.token({ sub: "rita", subscribe: ["team:*"] }) });
+      client.on("disconnected", (e) => events.push(`disconnected:${e.willReconnect}`));
+      client.on("connected", () => events.push("connected"));
+      const sub = await client.subscribe(topic);
+      const publish = (n) => gateway.postOk("/api/v1/publish", { topic, payload: { n } });
+      for (let n = 1; n <= 3; n++) await publish(n);
+      assert.deepEqual((await take(sub, 3)).map((m) => m.json().n), [1, 2, 3]);
+
+      const recovered = sub.once("recovered");
+      proxy.block();
+      proxy.drop();
+      await until(() => client.state === "reconnecting", { what: "reconnecting" });
+      for (let n = 4; n <= 6; n++) await publish(n); // published while the client is away
+      proxy.unblock();
+      await recovered;
+      assert.equal(sub.recovery, "recovered");
+      await publish(7);
+      const got = await take(sub, 4);
+      assert.deepEqual(got.map((m) => m.json().n), [4, 5, 6, 7]);
+      assert.deepEqual(got.map((m) => m.replayed), [true, true, true, false]);
+      assert.ok(got.every((m) => !m.afterGap));
+      assert.equal(sub.buffered, 0, "nothing duplicated");
+      assert.deepEqual(events, ["disconnected:true", "connected"]);
+      assert.equal(client.state, "connected");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("detects a dead (half-open) connection by heartbeat and reconnects", T, async () => {
+    const topic = id("team:") + "/hb";
+    const proxy = await TcpProxy.start(gateway.port);
+    try {
+      const client = await connect({ endpoints: proxy.wsUrl, token: gateway.token({ sub: "hank", subscribe: ["team:*"] }), heartbeatMs: 300, heartbeatTimeoutMs: 1500 });
+      const sub = await client.subscribe(topic);
+      const disconnected = client.once("disconnected");
+      const reconnected = new Promise((resolve) => client.on("connected", resolve));
+      const started = Date.now();
+      proxy.freeze();
+      const event = await disconnected;
+      assert.equal(event.error?.name, "heartbeat_timeout");
+      assert.ok(Date.now() - started >= 1000, "not before the heartbeat timeout");
+      await reconnected;
+      await gateway.postOk("/api/v1/publish", { topic, payload: "after" });
+      const [m] = await take(sub, 1);
+      assert.equal(m.text(), "\"after\"");
+      assert.equal(sub.recovery, "recovered");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("refreshes the token on the live connection before it expires", T, async () => {
+    const reasons = [];
+    const client = await connect({
+      endpoints: gateway.wsUrl,
+      getToken: ({ reason }) => {
+        reasons.push(reason);
+        return gateway.token({ sub: "tess", ttl: 4 });
+      },
+    });
+    const connectionId = client.connection.connectionId;
+    const refreshed = await client.once("tokenRefreshed");
+    assert.ok(refreshed.expiresAt.getTime() > Date.now());
+    assert.deepEqual(reasons, ["connect", "refresh"]);
+    assert.equal(client.connection.connectionId, connectionId, "same connection");
+    const second = await client.once("tokenRefreshed");
+    assert.ok(second.expiresAt.getTime() >= refreshed.expiresAt.getTime());
+    assert.equal(client.connection.connectionId, connectionId);
+  });
+});
