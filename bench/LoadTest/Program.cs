@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.ComponentModel;
+using System.Globalization;
+using System.Reflection;
+using LoadTest;
+using LoadTest.Reporting;
+
+var root = new RootCommand("ArchMesh load harness: scenarios against the gateway and its peers (floor, Node ws, SignalR), results as JSON/Markdown, charts.");
+
+// run: one option per RunOptions property (--kebab-case).
+var run = new Command("run", "Run one scenario against one server and write <out>/<label>.json and .md");
+var props = typeof(RunOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance);
+var defaults = new RunOptions();
+var options = new List<(PropertyInfo Prop, Option<string> Opt)>();
+foreach (var p in props)
+{
+    var name = "--" + string.Concat(p.Name.Select((ch, i) => char.IsUpper(ch) && i > 0 ? "-" + char.ToLowerInvariant(ch) : char.ToLowerInvariant(ch).ToString()));
+    var desc = p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? string.Empty;
+    var def = Convert.ToString(p.GetValue(defaults), CultureInfo.InvariantCulture);
+    var opt = new Option<string>(name) { Description = $"{desc} [default: {def}]" };
+    run.Options.Add(opt);
+    options.Add((p, opt));
+}
+
+run.SetAction(async (ParseResult pr, CancellationToken ct) =>
+{
+    var o = new RunOptions();
+    foreach (var (p, opt) in options)
+    {
+        var v = pr.GetValue(opt);
+        if (v != null)
+        {
+            p.SetValue(o, Convert.ChangeType(v, p.PropertyType, CultureInfo.InvariantCulture));
+        }
+    }
+
+    var result = await new Runner(o).RunAsync().ConfigureAwait(false);
+    result.Write(o.Out);
+    Console.WriteLine(result.ToMarkdown());
+    return result.Connect.Connected > 0 ? 0 : 2;
+});
+root.Subcommands.Add(run);
+
+var report = new Command("report", "Turn result JSON files into PNG charts (latency percentiles, throughput) and a Markdown table");
+var inputs = new Argument<string[]>("results") { Description = "Result JSON files or directories", Arity = ArgumentArity.OneOrMore };
+var outDir = new Option<string>("--out") { Description = "Output directory for the charts", DefaultValueFactory = _ => "." };
+report.Arguments.Add(inputs);
+report.Options.Add(outDir);
+report.SetAction(pr =>
+{
+    var files = pr.GetValue(inputs)!.SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p, "*.json", SearchOption.AllDirectories) : [p]).ToList();
+    ChartReport.Write(files, pr.GetValue(outDir)!);
+    return 0;
+});
+root.Subcommands.Add(report);
+
+var worker = new Command("worker", "Internal: holds a shard of subscribers for a parent run (stdin/stdout line protocol)");
+worker.SetAction(async (ParseResult _, CancellationToken _) => await WorkerProcess.MainAsync().ConfigureAwait(false));
+root.Subcommands.Add(worker);
+
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
