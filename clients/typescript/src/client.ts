@@ -536,7 +536,12 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
           fail(toGatewayError(error));
         }
       };
-      ws.onerror = () => undefined; // a close event follows
+      let errorText = "";
+      ws.onerror = (event) => {
+        // A close event follows; keep what the implementation says (`ws` gives e.g. "Unexpected server response: 403").
+        const message = (event as { message?: unknown; error?: { message?: unknown } }).message ?? (event as { error?: { message?: unknown } }).error?.message;
+        if (typeof message === "string") errorText = message;
+      };
       ws.onclose = (event) => {
         const error = link.error ?? GatewayError.fromCloseCode(event.code, event.reason);
         if (!settled) {
@@ -544,7 +549,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
           clearTimeout(timer);
           signal.removeEventListener("abort", onAbort);
           link.finish({ code: event.code, reason: event.reason, error });
-          reject(error ?? GatewayError.client("connect_failed", `Connection to ${endpoint} closed (${event.code}${event.reason ? ` ${event.reason}` : ""}) before Connected.`));
+          reject(error ?? GatewayError.client("connect_failed", `Connection to ${endpoint} closed (${event.code}${event.reason ? ` ${event.reason}` : ""}) before Connected${errorText ? `: ${errorText}` : ""}.`));
           return;
         }
         link.finish({ code: event.code, reason: event.reason, error });
