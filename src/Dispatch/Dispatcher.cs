@@ -103,6 +103,9 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 
     internal DispatchCounters Counters { get; }
 
+    /// <summary>The workers (tests drive <see cref="DispatchWorker.RunCycle"/> on an unstarted dispatcher).</summary>
+    internal IReadOnlyList<DispatchWorker> Workers => _workers;
+
     /// <summary>Starts the named worker threads.</summary>
     public void Start()
     {

@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
-using System.Runtime.InteropServices;
 
 namespace Gateway.Dispatch;
 
@@ -20,7 +19,7 @@ public sealed class RingQueue<T>
 
     // Head and tail live on their own cache lines (128 bytes apart, covering adjacent-line prefetch),
     // so producers bumping the tail do not invalidate the line the consumer reads the head from.
-    private Positions _positions;
+    private PaddedPositions _positions;
 
     /// <summary>Creates a ring with <paramref name="capacity"/> slots (a power of two, at least 2).</summary>
     public RingQueue(int capacity)
@@ -138,15 +137,5 @@ public sealed class RingQueue<T>
     {
         public long Sequence;
         public T Item;
-    }
-
-    [StructLayout(LayoutKind.Explicit, Size = 384)]
-    private struct Positions
-    {
-        [FieldOffset(128)]
-        public long Tail;
-
-        [FieldOffset(256)]
-        public long Head;
     }
 }
