@@ -11,7 +11,29 @@ public static class ServerProcess
 
     public static long HwmKiB(int pid) => StatusField(pid, "VmHWM:");
 
-    public static long ContextSwitches(int pid) => StatusField(pid, "voluntary_ctxt_switches:") + StatusField(pid, "nonvoluntary_ctxt_switches:");
+    /// <summary>Voluntary + involuntary context switches summed over all threads.</summary>
+    public static long ContextSwitches(int pid)
+    {
+        long sum = 0;
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                foreach (var line in File.ReadLines(task + "/status"))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        sum += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return sum;
+    }
 
     public static int Threads(int pid) => (int)StatusField(pid, "Threads:");
 
