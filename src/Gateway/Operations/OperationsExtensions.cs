@@ -1,4 +1,17 @@
+using System.Diagnostics.Metrics;
+using Gateway.Operations.Dashboard;
+using Gateway.Operations.Health;
+using Gateway.Operations.Logging;
+using Gateway.Operations.Metrics;
+using Gateway.Operations.Stats;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Prometheus;
 
 namespace Gateway.Operations;
 
@@ -9,24 +22,174 @@ namespace Gateway.Operations;
 /// </summary>
 public static class OperationsExtensions
 {
+    private const string LiveTag = "live";
+    private const string ReadyTag = "ready";
+
     /// <summary>Registers logging, health checks, metrics export and the stats collector.</summary>
     /// <param name="builder">The host's application builder.</param>
     /// <returns>The same builder, for chaining.</returns>
     public static WebApplicationBuilder AddGatewayOperations(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        var configuration = builder.Configuration;
+        var options = ReadOptions(configuration);
+        var services = builder.Services;
+
+        services.AddSingleton(options);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new GatewayProbe(sp, configuration));
+
+        builder.AddGatewaySerilog(GatewayProbe.ResolveConfiguredNodeId(configuration));
+
+        // One registry per application (not prometheus-net's static default), so several gateways in one
+        // process (tests) each export their own figures.
+        services.AddSingleton(_ =>
+        {
+            var registry = Prometheus.Metrics.NewCustomRegistry();
+            DotNetStats.Register(registry);
+            return registry;
+        });
+        services.AddSingleton(sp => new MeterBridge(
+            sp.GetRequiredService<CollectorRegistry>(),
+            sp.GetService<IMeterFactory>(),
+            [.. MeterBridge.MeterNames, OperationsMetrics.MeterName]));
+
+        services.AddSingleton<WorkerProgressHealthCheck>();
+        services.AddSingleton<ReadinessHealthCheck>();
+        services.AddSingleton<OperationsMetrics>();
+        services.AddHealthChecks()
+            .Add(new HealthCheckRegistration("workers", sp => sp.GetRequiredService<WorkerProgressHealthCheck>(), HealthStatus.Unhealthy, [LiveTag, ReadyTag]))
+            .Add(new HealthCheckRegistration("readiness", sp => sp.GetRequiredService<ReadinessHealthCheck>(), HealthStatus.Unhealthy, [ReadyTag]));
+
+        services.AddSingleton<StatsCollector>();
+        services.AddHostedService(sp => sp.GetRequiredService<StatsCollector>());
         return builder;
     }
 
     /// <summary>
     /// Maps <c>/health/live</c>, <c>/health/ready</c>, <c>/metrics</c>, <c>/api/v1/stats</c>,
-    /// <c>/api/v1/stats/history</c> and <c>/dashboard</c>.
+    /// <c>/api/v1/stats/history</c> and <c>/dashboard</c>, and adds Serilog's request log.
     /// </summary>
     /// <param name="app">The built application.</param>
     /// <returns>The same application, for chaining.</returns>
     public static WebApplication MapGatewayOperations(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        var services = app.Services;
+        var probe = services.GetRequiredService<GatewayProbe>();
+
+        // Create the bridge and the operations meter now, so the first scrape already sees every instrument.
+        var registry = services.GetRequiredService<CollectorRegistry>();
+        _ = services.GetRequiredService<MeterBridge>();
+        _ = services.GetRequiredService<OperationsMetrics>();
+
+        app.UseGatewayRequestLogging();
+
+        app.MapHealthChecks("/health/live", HealthOptions(LiveTag, probe)).ExcludeFromDescription();
+        app.MapHealthChecks("/health/ready", HealthOptions(ReadyTag, probe)).ExcludeFromDescription();
+        app.MapMetrics("/metrics", registry).ExcludeFromDescription();
+
+        app.MapGet("/api/v1/stats", (StatsCollector stats) => Results.Json(stats.Current))
+            .WithName("GetStats")
+            .WithSummary("The node's key figures over the last sample interval (default 1 s).");
+        app.MapGet("/api/v1/stats/history", (StatsCollector stats, OperationsOptions options, DateTimeOffset? since) => Results.Json(new
+        {
+            node = probe.NodeId,
+            intervalSeconds = options.StatsInterval.TotalSeconds,
+            windowSeconds = options.StatsWindow.TotalSeconds,
+            capacity = stats.History.Capacity,
+            snapshots = stats.History.ToList(since),
+        }))
+            .WithName("GetStatsHistory")
+            .WithSummary("Snapshots every Gateway:Stats:Interval over Gateway:Stats:Window, oldest first; ?since= returns only newer ones.");
+
+        app.MapDashboard();
         return app;
+    }
+
+    private static HealthCheckOptions HealthOptions(string tag, GatewayProbe probe) => new()
+    {
+        Predicate = registration => registration.Tags.Contains(tag),
+        ResponseWriter = (context, report) => HealthResponseWriter.WriteAsync(context, report, probe.NodeId),
+        ResultStatusCodes =
+        {
+            [HealthStatus.Healthy] = StatusCodes.Status200OK,
+            [HealthStatus.Degraded] = StatusCodes.Status200OK,
+            [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+        },
+    };
+
+    private static OperationsOptions ReadOptions(IConfiguration configuration)
+    {
+        var defaults = new OperationsOptions();
+        var options = new OperationsOptions
+        {
+            StatsInterval = Read(configuration, "Gateway:Stats:Interval", defaults.StatsInterval),
+            StatsWindow = Read(configuration, "Gateway:Stats:Window", defaults.StatsWindow),
+            StatsSampleInterval = Read(configuration, "Gateway:Stats:SampleInterval", defaults.StatsSampleInterval),
+            StallTimeout = Read(configuration, "Gateway:Health:StallTimeout", defaults.StallTimeout),
+            RingSaturation = configuration.GetValue("Gateway:Health:RingSaturation", defaults.RingSaturation),
+        };
+
+        if (options.StatsInterval < TimeSpan.FromMilliseconds(100))
+        {
+            throw new InvalidOperationException("Gateway:Stats:Interval must be at least 00:00:00.1.");
+        }
+
+        if (options.StatsWindow < options.StatsInterval)
+        {
+            throw new InvalidOperationException("Gateway:Stats:Window must be at least Gateway:Stats:Interval.");
+        }
+
+        if (options.StatsWindow / options.StatsInterval > 100_000)
+        {
+            throw new InvalidOperationException("Gateway:Stats:Window / Gateway:Stats:Interval must not exceed 100000 snapshots.");
+        }
+
+        if (options.StatsSampleInterval < TimeSpan.FromMilliseconds(100) || options.StatsSampleInterval > options.StatsInterval)
+        {
+            throw new InvalidOperationException("Gateway:Stats:SampleInterval must be between 00:00:00.1 and Gateway:Stats:Interval.");
+        }
+
+        if (options.StallTimeout <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException("Gateway:Health:StallTimeout must be positive.");
+        }
+
+        if (options.RingSaturation is <= 0 or > 1)
+        {
+            throw new InvalidOperationException("Gateway:Health:RingSaturation must be in (0, 1].");
+        }
+
+        return options;
+    }
+
+    private static TimeSpan Read(IConfiguration configuration, string key, TimeSpan fallback)
+    {
+        var text = configuration[key];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+
+        // Accept "00:00:10" and the shorter "10s" / "5m" / "1h" / "500ms".
+        if (TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        var t = text.Trim();
+        (string Suffix, Func<double, TimeSpan> Make)[] units =
+            [("ms", TimeSpan.FromMilliseconds), ("s", TimeSpan.FromSeconds), ("m", TimeSpan.FromMinutes), ("h", TimeSpan.FromHours)];
+        foreach (var (suffix, make) in units)
+        {
+            if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
+                && double.TryParse(t[..^suffix.Length], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            {
+                return make(n);
+            }
+        }
+
+        throw new InvalidOperationException($"{key} must be a time span such as 00:00:10 or 10s (got '{text}').");
     }
 }
