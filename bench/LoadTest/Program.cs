@@ -54,6 +54,23 @@ report.SetAction(pr =>
 });
 root.Subcommands.Add(report);
 
+var summarize = new Command("summarize", "Write summary.md for a compare.sh result directory (medians, ratios, §9 targets)");
+var sumDir = new Argument<string>("dir") { Description = "Directory with <workload>__<target>__r<rep>.json results" };
+var sumGateway = new Option<string>("--gateway") { Description = "Target name of the gateway", DefaultValueFactory = _ => "archmesh-ws" };
+var sumHeader = new Option<string>("--header") { Description = "Text placed under the title (command, date, machine)", DefaultValueFactory = _ => string.Empty };
+summarize.Arguments.Add(sumDir);
+summarize.Options.Add(sumGateway);
+summarize.Options.Add(sumHeader);
+summarize.SetAction(pr =>
+{
+    var dir = pr.GetValue(sumDir)!;
+    var md = Summary.Build(dir, pr.GetValue(sumGateway)!, pr.GetValue(sumHeader)!);
+    File.WriteAllText(Path.Combine(dir, "summary.md"), md);
+    Console.WriteLine(md);
+    return 0;
+});
+root.Subcommands.Add(summarize);
+
 var worker = new Command("worker", "Internal: holds a shard of subscribers for a parent run (stdin/stdout line protocol)");
 worker.SetAction(async (ParseResult _, CancellationToken _) => await WorkerProcess.MainAsync().ConfigureAwait(false));
 root.Subcommands.Add(worker);

@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Text;
+
+namespace LoadTest.Reporting;
+
+/// <summary>
+/// Builds summary.md from a comparison directory: results labelled <c>{workload}__{target}__r{rep}</c>;
+/// medians over repetitions, ratios against the floor and the peers, and the §9 targets.
+/// </summary>
+public static class Summary
+{
+    private static string F(double v, string fmt = "0.##") => double.IsNaN(v) || double.IsInfinity(v) ? "n/a" : v.ToString(fmt, CultureInfo.InvariantCulture);
+
+    private sealed record Cell(string Workload, string Target, List<RunResult> Runs)
+    {
+        public double Med(Func<RunResult, double> f) => ChartReport.Median(Runs.Select(f));
+    }
+
+    public static string Build(string dir, string gateway, string header)
+    {
+        var results = Directory.GetFiles(dir, "*.json")
+            .Select(f =>
+            {
+                try
+                {
+                    return RunResult.Read(f);
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                    return null;
+                }
+            })
+            .Where(r => r is { Scenario.Length: > 0 } && r.Label.Contains("__", StringComparison.Ordinal))
+            .Select(r => r!)
+            .ToList();
+        var cells = results.GroupBy(r => (W: r.Label.Split("__")[0], T: r.Target))
+            .Select(g => new Cell(g.Key.W, g.Key.T, [.. g]))
+            .ToList();
+        Cell? Get(string w, string t) => cells.FirstOrDefault(c => c.Workload == w && c.Target == t);
+
+        var sb = new StringBuilder();
+        sb.AppendLine("# Gateway vs floor and peers").AppendLine().AppendLine(header).AppendLine();
+        sb.AppendLine("Medians over repetitions; every figure in a row was measured in the same run of bench/compare.sh (servers alternated).").AppendLine();
+        foreach (var w in cells.Select(c => c.Workload).Distinct().OrderBy(x => x, StringComparer.Ordinal))
+        {
+            var row = cells.Where(c => c.Workload == w).OrderBy(c => c.Target == gateway ? 0 : 1).ThenBy(c => c.Target, StringComparer.Ordinal).ToList();
+            var first = row[0].Runs[0];
+            sb.AppendLine($"## {w}").AppendLine();
+            if (first.Scenario == "idle")
+            {
+                sb.AppendLine($"`idle`: ramp to {first.Options.Connections} connections at {F(first.Options.ConnectRate)}/s over {first.Options.Sources} source addresses, hold {first.Options.Hold} s; RSS per connection = (RSS after hold − RSS before the ramp) / connected").AppendLine();
+            }
+            else
+            {
+            sb.AppendLine($"`{first.Scenario}`: {first.Options.Connections} connections, {first.Options.Groups} groups, {first.Options.PayloadSize} B payload, " +
+                (first.Options.Rate > 0 ? $"{F(first.Options.Rate)} publishes/s open loop" : $"max (closed loop, {first.Options.Window} publishes in flight)") +
+                $", {first.Options.Duration} s window").AppendLine();
+            }
+
+            if (first.Scenario == "idle")
+            {
+                sb.AppendLine("| server | runs | connected | connect s | RSS/conn KiB | RSS after hold MiB | open after hold |").AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+                foreach (var c in row)
+                {
+                    sb.AppendLine($"| {c.Target} | {c.Runs.Count} | {F(c.Med(r => r.Connect.Connected), "0")} | {F(c.Med(r => r.Connect.Seconds))} | {F(c.Med(r => r.Server.RssPerConnectionKiB))} | {F(c.Med(r => ToDouble(r.Extra.GetValueOrDefault("rssAfterHoldKiB")) / 1024), "0.#")} | {F(c.Med(r => ToDouble(r.Extra.GetValueOrDefault("openAfterHold"))), "0")} |");
+                }
+
+                sb.AppendLine();
+                continue;
+            }
+
+            var floor = Get(w, "floor");
+            var sigJson = Get(w, "signalr-json");
+            var sigMp = Get(w, "signalr-msgpack");
+            sb.AppendLine("| server | runs | deliveries/s | ×floor | ×SignalR json | ×SignalR msgpack | publishes/s | complete % | p50 ms | p99 ms | p99.9 ms | max ms | server CPU % | reads/s | deliveries/read |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var c in row)
+            {
+                var d = c.Med(r => r.Delivery.DeliveriesPerSec);
+                double Ratio(Cell? b) => b == null ? double.NaN : d / b.Med(r => r.Delivery.DeliveriesPerSec);
+                sb.AppendLine($"| {c.Target} | {c.Runs.Count} | {F(d, "#,0")} | {F(Ratio(floor))} | {F(Ratio(sigJson))} | {F(Ratio(sigMp))} | {F(c.Med(r => r.Publish.AchievedRate), "#,0")} | {F(c.Med(r => r.Delivery.Completeness * 100), "0.###")} | {F(c.Med(r => r.Latency?.P50 ?? double.NaN))} | {F(c.Med(r => r.Latency?.P99 ?? double.NaN))} | {F(c.Med(r => r.Latency?.P999 ?? double.NaN))} | {F(c.Med(r => r.Latency?.Max ?? double.NaN))} | {F(c.Med(r => r.Server.CpuPercent), "0")} | {F(c.Med(r => r.Delivery.ReadsPerSec), "#,0")} | {F(c.Med(r => r.Delivery.DeliveriesPerRead))} |");
+            }
+
+            var extras = row.Where(c => c.Runs.Any(r => r.Extra.Count > 0 || r.LatencyByPriority.Count > 0)).ToList();
+            foreach (var c in extras)
+            {
+                var r = c.Runs[c.Runs.Count / 2];
+                if (r.LatencyByPriority.Count > 0)
+                {
+                    sb.AppendLine().Append($"{c.Target} (run {r.Label}) latency by priority: ");
+                    sb.AppendLine(string.Join("; ", r.LatencyByPriority.Select(kv => $"{kv.Key} p50 {F(kv.Value.P50)} / p99 {F(kv.Value.P99)} / max {F(kv.Value.Max)} ms ({kv.Value.Count})")));
+                }
+
+                if (r.Extra.Count > 0)
+                {
+                    sb.AppendLine().AppendLine($"{c.Target} (run {r.Label}): " + string.Join(", ", r.Extra.Select(kv => $"{kv.Key} = {System.Text.Json.JsonSerializer.Serialize(kv.Value, RunResult.Compact)}")));
+                }
+            }
+
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("## §9 targets").AppendLine();
+        sb.AppendLine("| target | measured | met |").AppendLine("|---|---|---|");
+        void Check(string what, string measured, bool? ok) => sb.AppendLine($"| {what} | {measured} | {(ok == null ? "n/a" : ok.Value ? "yes" : "**no**")} |");
+        var sat = Get("saturation", gateway);
+        var satFloor = Get("saturation", "floor");
+        var satSig = new[] { Get("saturation", "signalr-json"), Get("saturation", "signalr-msgpack") }.Where(c => c != null).ToList();
+        if (sat != null)
+        {
+            var d = sat.Med(r => r.Delivery.DeliveriesPerSec);
+            var p99 = sat.Med(r => r.Latency?.P99 ?? double.NaN);
+            if (satFloor != null)
+            {
+                var ratio = d / satFloor.Med(r => r.Delivery.DeliveriesPerSec);
+                Check("saturation ≥ 1.0× floor", $"{F(d, "#,0")}/s = {F(ratio)}× floor", ratio >= 1.0);
+            }
+
+            foreach (var s in satSig)
+            {
+                var ratio = d / s!.Med(r => r.Delivery.DeliveriesPerSec);
+                Check($"saturation ≥ 7× {s.Target}", $"{F(ratio)}×", ratio >= 7);
+            }
+
+            Check("saturation p99 ≤ 50 ms", $"{F(p99)} ms", p99 <= 50);
+        }
+
+        var mod = Get("moderate", gateway);
+        if (mod != null)
+        {
+            var p99 = mod.Med(r => r.Latency?.P99 ?? double.NaN);
+            var complete = mod.Med(r => r.Delivery.Completeness);
+            var rate = mod.Med(r => r.Delivery.DeliveriesPerSec);
+            Check("200,000 deliveries/s at p99 ≤ 50 ms", $"{F(rate, "#,0")}/s, {F(complete * 100, "0.###")} % delivered, p99 {F(p99)} ms", p99 <= 50 && complete >= 0.999);
+        }
+
+        var light = Get("light", gateway);
+        if (light != null)
+        {
+            var p99 = light.Med(r => r.Latency?.P99 ?? double.NaN);
+            Check("20,000 deliveries/s at p99 ≤ 7 ms", $"p99 {F(p99)} ms ({F(light.Med(r => r.Delivery.DeliveriesPerSec), "#,0")}/s)", p99 <= 7);
+        }
+
+        foreach (var idle in cells.Where(c => c.Target == gateway && c.Runs[0].Scenario == "idle"))
+        {
+            var kib = idle.Med(r => r.Server.RssPerConnectionKiB);
+            Check($"idle RSS ≤ 6 KiB/connection ({idle.Workload})", $"{F(kib)} KiB/connection at {F(idle.Med(r => r.Connect.Connected), "0")} connections", kib <= 6);
+        }
+
+        var prio = cells.FirstOrDefault(c => c.Target == gateway && c.Runs[0].Scenario == "priority");
+        if (prio != null)
+        {
+            var ratio = prio.Med(r => ToDouble(r.Extra.GetValueOrDefault("criticalP99Ratio")));
+            Check("critical p99 ≤ 2× idle while low saturates", $"{F(ratio)}×", ratio <= 2);
+        }
+
+        return sb.ToString();
+    }
+
+    private static double ToDouble(object? o) => o switch
+    {
+        null => double.NaN,
+        System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } e => e.GetDouble(),
+        IConvertible c => c.ToDouble(CultureInfo.InvariantCulture),
+        _ => double.NaN,
+    };
+}
