@@ -50,6 +50,9 @@ internal sealed class DispatchMetrics : IDisposable
         }
     }
 
+    /// <summary>This dispatcher's meter instance (several dispatchers may exist in one process, e.g. tests).</summary>
+    public Meter Meter => _meter;
+
     public void Dispose() => _meter.Dispose();
 
     private static Measurement<long>[] PerPriority(long[] values) =>

@@ -103,6 +103,9 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 
     internal DispatchCounters Counters { get; }
 
+    /// <summary>This instance's <c>Gateway.Dispatch</c> meter.</summary>
+    internal System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
+
     /// <summary>The workers (tests drive <see cref="DispatchWorker.RunCycle"/> on an unstarted dispatcher).</summary>
     internal IReadOnlyList<DispatchWorker> Workers => _workers;
 
