@@ -1,7 +1,9 @@
+using Gateway.Configuration;
 using Gateway.Dispatch;
 using Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Operations;
 
@@ -17,6 +19,7 @@ internal sealed class GatewayProbe
     private readonly IConfiguration _configuration;
     private Dispatcher? _dispatcher;
     private GatewayMetrics? _hostMetrics;
+    private GatewayLifetime? _lifetime;
 
     public GatewayProbe(IServiceProvider services, IConfiguration configuration)
     {
@@ -41,15 +44,16 @@ internal sealed class GatewayProbe
     public long Connections => HostMetrics?.CurrentConnections ?? Dispatcher?.ConnectionCount ?? 0;
 
     /// <summary>The connection cap (<c>Gateway:Limits:MaxConnections</c>).</summary>
-    public long ConnectionLimit => _configuration.GetValue("Gateway:Limits:MaxConnections", 19_000);
+    public long ConnectionLimit => _services.GetService<IOptions<GatewayOptions>>()?.Value.Limits.MaxConnections
+        ?? _configuration.GetValue("Gateway:Limits:MaxConnections", 19_000);
 
     /// <summary>True while the node drains (ready must be false).</summary>
-    public bool IsDraining => false;
+    public bool IsDraining => (_lifetime ??= _services.GetService<GatewayLifetime>())?.IsDraining ?? false;
 
     /// <summary>Capacity of one priority's rings summed over the workers.</summary>
     public long RingCapacity(DispatcherStats stats)
     {
-        var perWorker = _services.GetService<DispatcherOptions>()?.RingCapacity
+        var perWorker = _services.GetService<IOptions<DispatcherOptions>>()?.Value.RingCapacity
             ?? _configuration.GetValue("Gateway:Dispatch:RingCapacity", 16384);
         return (long)perWorker * Math.Max(1, stats.Workers);
     }

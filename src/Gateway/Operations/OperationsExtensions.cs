@@ -31,15 +31,14 @@ public static class OperationsExtensions
     public static WebApplicationBuilder AddGatewayOperations(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var configuration = builder.Configuration;
-        var options = ReadOptions(configuration);
         var services = builder.Services;
 
-        services.AddSingleton(options);
+        // Options are read when first needed, so configuration added after this call (tests) applies.
+        services.AddSingleton(sp => ReadOptions(sp.GetRequiredService<IConfiguration>()));
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new GatewayProbe(sp, configuration));
+        services.AddSingleton(sp => new GatewayProbe(sp, sp.GetRequiredService<IConfiguration>()));
 
-        builder.AddGatewaySerilog(GatewayProbe.ResolveConfiguredNodeId(configuration));
+        builder.AddGatewaySerilog();
 
         // One registry per application (not prometheus-net's static default), so several gateways in one
         // process (tests) each export their own figures.

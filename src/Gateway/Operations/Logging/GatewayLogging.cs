@@ -5,19 +5,24 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
-using Microsoft.Extensions.Logging.Debug;
-using Microsoft.Extensions.Logging.EventSource;
 using Serilog;
+using Serilog.Core;
 using Serilog.Events;
+using Serilog.Extensions.Hosting;
+using Serilog.Extensions.Logging;
 using Serilog.Formatting.Compact;
 
 namespace Gateway.Operations.Logging;
 
 /// <summary>
-/// Serilog wiring: configuration from the <c>Serilog</c> section (levels, extra sinks, enrichers),
-/// a console sink that writes compact JSON outside Development and readable text in Development
-/// (<c>Gateway:Logging:Format</c> = <c>json</c> | <c>text</c> overrides), the node id on every event,
-/// log-scope properties (connection id) and secret redaction.
+/// Serilog wiring. Serilog is added as a Microsoft.Extensions.Logging provider (replacing the default
+/// console provider), so the usual <c>Logging:LogLevel</c> filters keep working and other providers
+/// (tests capture logs through one) still receive every event. The Serilog logger is configured from the
+/// <c>Serilog</c> section (minimum level, extra sinks, enrichers) and from any <see cref="ILogEventSink"/>
+/// registered in DI; its console sink writes compact JSON outside Development and readable text in
+/// Development (<c>Gateway:Logging:Format</c> = <c>json</c> | <c>text</c> overrides;
+/// <c>Gateway:Logging:Console</c> = <c>false</c> turns it off). Every event carries <c>NodeId</c>,
+/// log-scope properties (the host's <c>ConnectionId</c> scope) and passes through secret redaction.
 /// </summary>
 internal static class GatewayLogging
 {
@@ -25,56 +30,57 @@ internal static class GatewayLogging
     public const string TextTemplate =
         "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {NodeId} {SourceContext}{ConnectionId: conn=}: {Message:lj}{NewLine}{Exception}";
 
-    /// <summary>Registers Serilog as the logging pipeline of the application.</summary>
-    public static void AddGatewaySerilog(this WebApplicationBuilder builder, string nodeId)
+    /// <summary>Registers the Serilog logger, the provider and Serilog's diagnostic context.</summary>
+    public static void AddGatewaySerilog(this WebApplicationBuilder builder)
     {
-        var configuration = builder.Configuration;
-        var format = configuration["Gateway:Logging:Format"];
-        var json = format is null ? !builder.Environment.IsDevelopment() : string.Equals(format, "json", StringComparison.OrdinalIgnoreCase);
-        var console = configuration.GetValue("Gateway:Logging:Console", true);
+        var environment = builder.Environment;
+        RemoveDefaultConsole(builder.Services);
 
-        // Serilog owns the console: drop the default Microsoft providers so nothing is written twice, but
-        // keep any other provider someone registered (tests capture logs through their own provider), and
-        // forward events to those.
-        RemoveDefaultProviders(builder.Services);
+        builder.Services.AddSingleton<Logger>(sp =>
+        {
+            // Read when the first logger is created: tests and callers may add configuration after
+            // AddGatewayOperations ran.
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            var format = configuration["Gateway:Logging:Format"];
+            var json = format is null ? !environment.IsDevelopment() : string.Equals(format, "json", StringComparison.OrdinalIgnoreCase);
+            var nodeId = new Lazy<string>(() => GatewayProbe.ResolveConfiguredNodeId(configuration));
 
-        builder.Services.AddSerilog(
-            (services, logger) =>
+            var logger = new LoggerConfiguration()
+                .MinimumLevel.Debug()
+                .ReadFrom.Configuration(configuration)
+                .ReadFrom.Services(sp)
+                .Enrich.FromLogContext()
+                .Enrich.With(new NodeIdEnricher(nodeId))
+                .Enrich.With(new SecretRedactionEnricher());
+            if (configuration.GetValue("Gateway:Logging:Console", true))
             {
-                logger
-                    .MinimumLevel.Information()
-                    .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
-                    .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
-                    .MinimumLevel.Override("Serilog.AspNetCore.RequestLoggingMiddleware", LogEventLevel.Information)
-                    .ReadFrom.Configuration(configuration)
-                    .ReadFrom.Services(services)
-                    .Enrich.FromLogContext()
-                    .Enrich.WithProperty("NodeId", nodeId)
-                    .Enrich.With(new SecretRedactionEnricher());
-                if (console)
+                if (json)
                 {
-                    if (json)
-                    {
-                        logger.WriteTo.Console(new RenderedCompactJsonFormatter());
-                    }
-                    else
-                    {
-                        logger.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture);
-                    }
+                    logger.WriteTo.Console(new RenderedCompactJsonFormatter());
                 }
-            },
-            preserveStaticLogger: true,
-            writeToProviders: true);
+                else
+                {
+                    logger.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+
+            return logger.CreateLogger();
+        });
+        builder.Services.AddSingleton<ILoggerProvider>(sp => new SerilogLoggerProvider(sp.GetRequiredService<Logger>(), dispose: true));
+        builder.Services.AddSingleton(sp => new DiagnosticContext(sp.GetRequiredService<Logger>()));
+        builder.Services.AddSingleton<IDiagnosticContext>(sp => sp.GetRequiredService<DiagnosticContext>());
     }
 
     /// <summary>
     /// Adds Serilog's request log: one event per HTTP request (method, path without query string, status,
-    /// elapsed). Probes and scrapes log at Verbose so they do not drown the log.
+    /// elapsed). Probes, scrapes and dashboard polls log at Verbose (dropped at the default level).
     /// </summary>
     public static void UseGatewayRequestLogging(this WebApplication app)
     {
+        var logger = app.Services.GetRequiredService<Logger>();
         app.UseSerilogRequestLogging(options =>
         {
+            options.Logger = logger;
             options.GetLevel = (context, _, exception) =>
                 exception is not null || context.Response.StatusCode >= StatusCodes.Status500InternalServerError
                     ? LogEventLevel.Error
@@ -94,14 +100,13 @@ internal static class GatewayLogging
         || path.StartsWithSegments("/api/v1/stats", StringComparison.OrdinalIgnoreCase)
         || path.StartsWithSegments("/dashboard", StringComparison.OrdinalIgnoreCase);
 
-    private static void RemoveDefaultProviders(IServiceCollection services)
+    private static void RemoveDefaultConsole(IServiceCollection services)
     {
-        Type[] defaults = [typeof(ConsoleLoggerProvider), typeof(DebugLoggerProvider), typeof(EventSourceLoggerProvider)];
+        // Serilog owns the console; the default provider would print every line a second time.
         for (var i = services.Count - 1; i >= 0; i--)
         {
             var d = services[i];
-            if (d.ServiceType == typeof(ILoggerProvider) && !d.IsKeyedService && d.ImplementationType is { } t
-                && (defaults.Contains(t) || t.FullName == "Microsoft.Extensions.Logging.EventLog.EventLogLoggerProvider"))
+            if (d.ServiceType == typeof(ILoggerProvider) && !d.IsKeyedService && d.ImplementationType == typeof(ConsoleLoggerProvider))
             {
                 services.RemoveAt(i);
             }
