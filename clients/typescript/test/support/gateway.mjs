@@ -11,11 +11,14 @@ import { fileURLToPath } from "node:url";
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const repoRoot = join(packageRoot, "..", "..");
 export const resultsDir = join(repoRoot, "artifacts", "test-results");
-const gatewayDll = join(repoRoot, "src", "Gateway", "bin", "Release", "net10.0", "gateway.dll");
+const gatewayDll = process.env.ARCHMESH_GATEWAY_DLL ?? join(repoRoot, "src", "Gateway", "bin", "Release", "net10.0", "gateway.dll");
 
-/** Builds the gateway (Release) when its dll is missing, or always with ARCHMESH_TS_BUILD_GATEWAY=1. */
+/**
+ * Builds the gateway (Release) when its dll is missing, or always with ARCHMESH_TS_BUILD_GATEWAY=1.
+ * ARCHMESH_GATEWAY_DLL points the tests at another build.
+ */
 export function ensureGatewayBuilt() {
-  if (existsSync(gatewayDll) && process.env.ARCHMESH_TS_BUILD_GATEWAY !== "1") return gatewayDll;
+  if (existsSync(gatewayDll) && (process.env.ARCHMESH_TS_BUILD_GATEWAY !== "1" || process.env.ARCHMESH_GATEWAY_DLL)) return gatewayDll;
   const result = spawnSync("dotnet", ["build", join(repoRoot, "src", "Gateway"), "-c", "Release", "--nologo", "-v", "q"], { stdio: "inherit", cwd: repoRoot });
   if (result.status !== 0 || !existsSync(gatewayDll)) throw new Error(`dotnet build src/Gateway failed (exit ${result.status}).`);
   return gatewayDll;
