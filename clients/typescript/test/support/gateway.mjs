@@ -39,6 +39,12 @@ export async function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Gateways started by this process; killed if the test process exits without stopping them.
+const children = new Set();
+process.on("exit", () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+
 /** Keys shared by the gateway processes of one test file (a restarted gateway accepts the same tokens). */
 export function createKeys() {
   return {
@@ -98,6 +104,7 @@ export class Gateway {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.process = child;
+    children.add(child);
     const keep = (chunk) => {
       log.write(chunk);
       this.logTail.push(chunk.toString());
@@ -106,6 +113,7 @@ export class Gateway {
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
     this.exited = new Promise((resolve) => child.on("exit", (code, signal) => {
+      children.delete(child);
       log.end();
       resolve({ code, signal });
     }));
