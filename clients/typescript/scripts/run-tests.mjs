@@ -5,7 +5,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const groups = [
+  ["types (declarations compile for a consumer)", [tsc, "-p", "test/types/tsconfig.json"]],
   ["unit + golden vectors", ["--test", "test/unit/"]],
   ["gateway integration", ["--test", "--test-concurrency=1", "test/gateway/"]],
   ["browser", ["--test", "test/browser/"]],
