@@ -52,9 +52,9 @@ public static class Summary
             }
             else
             {
-            sb.AppendLine($"`{first.Scenario}`: {first.Options.Connections} connections, {first.Options.Groups} groups, {first.Options.PayloadSize} B payload, " +
-                (first.Options.Rate > 0 ? $"{F(first.Options.Rate)} publishes/s open loop" : $"max (closed loop, {first.Options.Window} publishes in flight)") +
-                $", {first.Options.Duration} s window").AppendLine();
+                sb.AppendLine($"`{first.Scenario}`: {first.Options.Connections} connections, {first.Options.Groups} groups, {first.Options.PayloadSize} B payload, " +
+                    (first.Options.Rate > 0 ? $"{F(first.Options.Rate)} publishes/s open loop" : $"max (closed loop, {first.Options.Window} publishes in flight)") +
+                    $", {first.Options.Duration} s window").AppendLine();
             }
 
             if (first.Scenario == "idle")
