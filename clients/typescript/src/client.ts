@@ -184,6 +184,8 @@ class Link {
 }
 
 const CLIENT_NAME = "archmesh-ts";
+/** A connection that lived this long counts as stable (resets the reconnect backoff). */
+const STABLE_AFTER_MS = 10_000;
 const MAX_TIMER_MS = 2_147_483_647;
 
 function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
@@ -436,7 +438,8 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
   // ---------------------------------------------------------------- connection loop
 
   private async run(): Promise<void> {
-    let failures = 0;
+    let failures = 0; // consecutive failed attempts (bounded by maxAttempts)
+    let drops = 0; // consecutive connections that ended before they were stable: backoff keeps growing
     let delayMs = 0;
     while (!this.lifetime.signal.aborted) {
       const endpoint = this.endpoints[this.endpointIndex % this.endpoints.length] as string;
@@ -468,8 +471,12 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
         continue;
       }
       failures = 0;
+      const connectedAt = Date.now();
       const info = await link.closed;
       if (this.lifetime.signal.aborted) break;
+      // A connection that lived long enough resets the backoff; one dropped right away (a flapping node,
+      // a node that drains on connect) does not, so a client never hammers a node at the initial delay.
+      drops = Date.now() - connectedAt >= STABLE_AFTER_MS ? 0 : drops + 1;
       this.link = undefined;
       this.clearRefresh();
       const terminal = info.error !== undefined && this.isTerminal(info.error);
@@ -480,11 +487,13 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
         break;
       }
       this.setState("reconnecting");
+      const backoff = backoffDelay(Math.max(0, drops - 1), this.policy);
       if (link.goAwayUntil !== undefined) {
+        // Honour the hint (the server already jittered it); move to the next endpoint.
         this.endpointIndex++;
-        delayMs = Math.max(0, link.goAwayUntil - Date.now());
+        delayMs = Math.max(link.goAwayUntil - Date.now(), drops > 1 ? backoff : 0);
       } else {
-        delayMs = backoffDelay(0, this.policy);
+        delayMs = backoff;
       }
     }
   }
@@ -498,7 +507,13 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
 
   private async open(endpoint: string): Promise<Link> {
     const signal = this.lifetime.signal;
-    const token = await this.currentToken("connect");
+    let token: string;
+    try {
+      token = await this.currentToken("connect");
+    } catch (error) {
+      if (error instanceof GatewayError || signal.aborted) throw error;
+      throw GatewayError.client("connect_failed", `getToken failed: ${error instanceof Error ? error.message : String(error)}`, error);
+    }
     const WS = await resolveWebSocket(this.options.WebSocket);
     if (signal.aborted) throw signal.reason;
     const timeoutMs = this.options.connectTimeoutMs ?? 15_000;
