@@ -146,7 +146,7 @@ run_one() { # $1 workload, $2 target, $3 rep
   local pid="$SERVER_PID"
   log "run $label (server pid $pid)"
   # shellcheck disable=SC2046
-  taskset -c 1 "$BIN_LT" run $(workload_args "$w") --target "$t" --port "$(server_port "$t")" --server-pid "$pid" \
+  taskset -c 1 env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 DOTNET_gcServer=0 "$BIN_LT" run $(workload_args "$w") --target "$t" --port "$(server_port "$t")" --server-pid "$pid" \
       --warmup $WARMUP --duration $DURATION --drain $DRAIN --timeout 300 --label "$label" --out "$OUT" \
       --jwt-secret "$JWT_SECRET" --api-key "$API_KEY" > /dev/null 2>>"$LOG" \
     || log "LoadTest failed for $label (exit $?)"
