@@ -507,9 +507,28 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 
     internal long[] ShedCounts() => [.. Counters.Shed.Select(v => Volatile.Read(ref v))];
 
-    internal long ControlDepth() => _workers.Sum(w => (long)w.Control.Count + w.Lane.Count);
+    internal long ControlDepth()
+    {
+        long depth = 0;
+        foreach (var worker in _workers)
+        {
+            depth += worker.Control.Count + worker.Lane.Count;
+        }
 
-    internal long TotalDeliveries() => _workers.Sum(w => w.Deliveries);
+        return depth;
+    }
+
+    /// <summary>Message frames queued to connections so far (allocation-free; benchmarks poll it).</summary>
+    internal long TotalDeliveries()
+    {
+        long total = 0;
+        foreach (var worker in _workers)
+        {
+            total += worker.Deliveries;
+        }
+
+        return total;
+    }
 
     /// <summary>The worker owning <paramref name="topic"/> (tests).</summary>
     internal int OwnerOf(string topic) => TryGetOrCreateTopic(topic, out var state) == ErrorCode.None ? state.Owner.Index : -1;
