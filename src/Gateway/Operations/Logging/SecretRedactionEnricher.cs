@@ -54,7 +54,7 @@ internal sealed partial class SecretRedactionEnricher : ILogEventEnricher
 
     /// <summary>Redacts credentials inside free text (JWTs, bearer and API-key headers).</summary>
     public static string RedactText(string text) =>
-        text.Contains("eyJ", StringComparison.Ordinal) || text.Contains("earer", StringComparison.Ordinal) || text.Contains("pi-", StringComparison.OrdinalIgnoreCase) || text.Contains("pikey", StringComparison.OrdinalIgnoreCase)
+        text.Contains("eyJ", StringComparison.Ordinal) || text.Contains("earer", StringComparison.Ordinal) || text.Contains("api", StringComparison.OrdinalIgnoreCase)
             ? CredentialPattern().Replace(text, Marker)
             : text;
 
