@@ -1,0 +1,404 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Gateway.Api.Models;
+using Gateway.Hosting;
+using Gateway.Protocol.Errors;
+using Gateway.Protocol.Frames;
+using Gateway.Protocol.Topics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+
+namespace Gateway.Api;
+
+/// <summary>
+/// The HTTP publish API under <c>/api/v1</c> (docs/http-api.md). Every client mistake is answered
+/// with application/problem+json carrying the protocol error code and name and the catalog's
+/// status (400/401/403/413/429/503) — never a 500.
+/// </summary>
+public static class PublishApi
+{
+    /// <summary>Content type of a body made of protocol Publish frames.</summary>
+    public const string FramesContentType = "application/vnd.archmesh.frames";
+
+    /// <summary>Maps the endpoints.</summary>
+    public static IEndpointRouteBuilder MapPublishApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1").WithTags("Publish");
+        api.MapPost("/publish", PublishAsync)
+            .Accepts<PublishRequest>("application/json", FramesContentType)
+            .WithSummary("Publish one message to a topic (JSON), or Publish frames (application/vnd.archmesh.frames).")
+            .Produces<PublishResponse>()
+            .Produces<BatchResponse>(StatusCodes.Status200OK, FramesContentType)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+        api.MapPost("/notify", NotifyAsync)
+            .Accepts<PublishRequest>("application/json")
+            .WithSummary("Notify a user (topic user:{user}); pending until acknowledged.")
+            .Produces<PublishResponse>()
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+        api.MapPost("/workflows/{id}", WorkflowAsync)
+            .Accepts<PublishRequest>("application/json")
+            .WithSummary("Publish a workflow update (topic workflow:{id}); the latest is retained.")
+            .Produces<PublishResponse>()
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+        api.MapPost("/broadcast", BroadcastAsync)
+            .Accepts<PublishRequest>("application/json")
+            .WithSummary("Broadcast to every connection.")
+            .Produces<PublishResponse>()
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+        api.MapPost("/batch", BatchAsync)
+            .Accepts<BatchRequest>("application/json")
+            .WithSummary("Publish several messages; one result (position or error) per message, in order.")
+            .Produces<BatchResponse>()
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(413).ProducesProblem(503);
+        api.MapPost("/admin/drain", DrainAsync)
+            .WithTags("Admin")
+            .WithSummary("Start a graceful drain of this node (API key only).")
+            .Produces<DrainResponse>(StatusCodes.Status202Accepted)
+            .ProducesProblem(401).ProducesProblem(403);
+        return app;
+    }
+
+    private static async Task<IResult> PublishAsync(HttpContext context, [FromServices] PublishApiServices services)
+    {
+        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
+        if (caller is null)
+        {
+            return problem!;
+        }
+
+        if (context.Request.ContentType?.StartsWith(FramesContentType, StringComparison.OrdinalIgnoreCase) == true)
+        {
+            return await PublishFramesAsync(context, services, caller).ConfigureAwait(false);
+        }
+
+        var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
+        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, request.Topic, context.RequestAborted).ConfigureAwait(false));
+    }
+
+    private static async Task<IResult> NotifyAsync(HttpContext context, [FromServices] PublishApiServices services)
+    {
+        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
+        if (caller is null)
+        {
+            return problem!;
+        }
+
+        var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
+        if (request is null)
+        {
+            return error!;
+        }
+
+        if (string.IsNullOrEmpty(request.User))
+        {
+            return Refuse(services, ErrorCode.MalformedFrame, "Field 'user' is required.");
+        }
+
+        return ToResult(services, await PublishOneAsync(services, caller, request, TopicRules.UserPrefix + request.User, context.RequestAborted).ConfigureAwait(false));
+    }
+
+    private static async Task<IResult> WorkflowAsync(HttpContext context, string id, [FromServices] PublishApiServices services)
+    {
+        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
+        if (caller is null)
+        {
+            return problem!;
+        }
+
+        var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
+        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, TopicRules.WorkflowPrefix + id, context.RequestAborted).ConfigureAwait(false));
+    }
+
+    private static async Task<IResult> BroadcastAsync(HttpContext context, [FromServices] PublishApiServices services)
+    {
+        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
+        if (caller is null)
+        {
+            return problem!;
+        }
+
+        var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
+        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, TopicRules.Broadcast, context.RequestAborted).ConfigureAwait(false));
+    }
+
+    private static async Task<IResult> BatchAsync(HttpContext context, [FromServices] PublishApiServices services)
+    {
+        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
+        if (caller is null)
+        {
+            return problem!;
+        }
+
+        var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.BatchRequest).ConfigureAwait(false);
+        if (request is null)
+        {
+            return error!;
+        }
+
+        if (request.Messages is not { Count: > 0 } messages)
+        {
+            return Refuse(services, ErrorCode.MalformedFrame, "Field 'messages' must be a non-empty array.");
+        }
+
+        if (messages.Count > services.Options.Http.MaxBatchMessages)
+        {
+            return Refuse(services, ErrorCode.PayloadTooLarge, $"The batch has {messages.Count} messages; at most {services.Options.Http.MaxBatchMessages} (Gateway:Http:MaxBatchMessages).");
+        }
+
+        // Started in order (each enqueues synchronously), awaited together: one topic's messages keep their order.
+        var pending = new List<Task<ApiOutcome>>(messages.Count);
+        foreach (var message in messages)
+        {
+            pending.Add(message is null
+                ? Task.FromResult(ApiOutcome.Fail(ErrorCode.MalformedFrame, "A batch item is null."))
+                : PublishOneAsync(services, caller, message, message.Topic, context.RequestAborted));
+        }
+
+        return await BatchResultAsync(pending).ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> DrainAsync(HttpContext context, [FromServices] PublishApiServices services)
+    {
+        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
+        if (caller is null)
+        {
+            return problem!;
+        }
+
+        if (!caller.IsApiKey)
+        {
+            return Refuse(services, ErrorCode.Forbidden, "Draining a node needs an API key, not a publisher token.");
+        }
+
+        var connections = services.Registry.Count;
+        _ = services.Lifetime.DrainAsync("api");
+        return Results.Json(new DrainResponse(true, connections, services.Options.Drain.Timeout.TotalSeconds), GatewayJsonContext.Default.DrainResponse, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> PublishFramesAsync(HttpContext context, PublishApiServices services, ApiCaller caller)
+    {
+        SetBodyLimit(context, services);
+        var reader = context.Request.BodyReader;
+        ReadResult read;
+        try
+        {
+            while (true)
+            {
+                read = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+
+                reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+            }
+        }
+        catch (BadHttpRequestException e)
+        {
+            return BodyProblem(services, e);
+        }
+
+        var pending = new List<Task<ApiOutcome>>();
+        var buffer = read.Buffer;
+        try
+        {
+            while (!buffer.IsEmpty)
+            {
+                var sequence = new SequenceReader<byte>(buffer);
+                if (!FrameReader.TryRead(ref sequence, services.Limits, out var frame))
+                {
+                    return Refuse(services, ErrorCode.MalformedFrame, "The body ends inside a frame.");
+                }
+
+                if (frame.Kind != FrameKind.Publish)
+                {
+                    return Refuse(services, ErrorCode.UnexpectedFrame, $"Only Publish frames are accepted here, not {frame.Kind}.");
+                }
+
+                var request = new PublishRequest { Priority = frame.Priority.ToString() };
+                pending.Add(PublishCoreAsync(services, caller, request, frame.TopicString, frame.Payload.ToArray(), context.RequestAborted));
+                buffer = buffer.Slice(sequence.Position);
+            }
+        }
+        catch (ProtocolException e)
+        {
+            return Refuse(services, e.Code, e.Message);
+        }
+        finally
+        {
+            reader.AdvanceTo(read.Buffer.End);
+        }
+
+        if (pending.Count == 0)
+        {
+            return Refuse(services, ErrorCode.MalformedFrame, "The body holds no frame.");
+        }
+
+        return await BatchResultAsync(pending).ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> BatchResultAsync(List<Task<ApiOutcome>> pending)
+    {
+        var results = new List<BatchItemResult>(pending.Count);
+        foreach (var task in pending)
+        {
+            var outcome = await task.ConfigureAwait(false);
+            results.Add(outcome.Response is { } ok
+                ? new BatchItemResult { Topic = ok.Topic, Epoch = ok.Epoch, Offset = ok.Offset }
+                : new BatchItemResult { Error = outcome.Error });
+        }
+
+        return Results.Json(new BatchResponse(results), GatewayJsonContext.Default.BatchResponse);
+    }
+
+    private static Task<ApiOutcome> PublishOneAsync(PublishApiServices services, ApiCaller caller, PublishRequest request, string? topic, CancellationToken cancellationToken)
+    {
+        if (request.Payload is not null && request.PayloadBase64 is not null)
+        {
+            return Task.FromResult(ApiOutcome.Fail(ErrorCode.MalformedFrame, "Give either 'payload' or 'payloadBase64', not both."));
+        }
+
+        byte[] payload;
+        if (request.PayloadBase64 is not null)
+        {
+            try
+            {
+                payload = Convert.FromBase64String(request.PayloadBase64);
+            }
+            catch (FormatException)
+            {
+                return Task.FromResult(ApiOutcome.Fail(ErrorCode.MalformedFrame, "'payloadBase64' is not valid base64."));
+            }
+        }
+        else if (request.Payload is { } json)
+        {
+            payload = Encoding.UTF8.GetBytes(json.GetRawText());
+        }
+        else
+        {
+            return Task.FromResult(ApiOutcome.Fail(ErrorCode.MalformedFrame, "Field 'payload' (any JSON value) or 'payloadBase64' is required."));
+        }
+
+        return PublishCoreAsync(services, caller, request, topic, payload, cancellationToken);
+    }
+
+    private static Task<ApiOutcome> PublishCoreAsync(PublishApiServices services, ApiCaller caller, PublishRequest request, string? topic, byte[] payload, CancellationToken cancellationToken)
+    {
+        if (services.Lifetime.IsDraining)
+        {
+            return Task.FromResult(ApiOutcome.Fail(ErrorCode.ServerShuttingDown, "The node is draining; publish to another node."));
+        }
+
+        if (string.IsNullOrEmpty(topic))
+        {
+            return Task.FromResult(ApiOutcome.Fail(ErrorCode.MalformedFrame, "Field 'topic' is required."));
+        }
+
+        var topicError = TopicRules.Validate(topic);
+        if (topicError != ErrorCode.None)
+        {
+            return Task.FromResult(ApiOutcome.Fail(topicError, $"Topic '{topic}' is invalid: 1-255 UTF-8 bytes without spaces, control characters, '*', '?' or '#'."));
+        }
+
+        if (!caller.Permissions.CanPublish(topic))
+        {
+            return Task.FromResult(ApiOutcome.Fail(ErrorCode.Forbidden, $"The token does not allow publishing to '{topic}'."));
+        }
+
+        if (!TryParsePriority(request.Priority, out var priority))
+        {
+            return Task.FromResult(ApiOutcome.Fail(ErrorCode.InvalidPriority, $"Priority '{request.Priority}' is not one of critical, high, normal, low."));
+        }
+
+        return services.Idempotency.GetOrRunAsync(caller.Name, request.IdempotencyKey, async () =>
+        {
+            var result = await services.Dispatcher.PublishAsync(topic, priority, payload, cancellationToken).ConfigureAwait(false);
+            if (result.Error != ErrorCode.None)
+            {
+                return ApiOutcome.Fail(result.Error, ErrorCatalog.Get(result.Error).Description);
+            }
+
+            GatewayLog.ApiPublished(services.Logger, caller.Name, topic, result.Offset);
+            return new ApiOutcome(new PublishResponse(topic, result.Epoch, result.Offset), null);
+        });
+    }
+
+    private static bool TryParsePriority(string? value, out Priority priority)
+    {
+        priority = Priority.Normal;
+        if (string.IsNullOrEmpty(value))
+        {
+            return true;
+        }
+
+        return value.ToLowerInvariant() switch
+        {
+            "critical" => Set(Priority.Critical, out priority),
+            "high" => Set(Priority.High, out priority),
+            "normal" => Set(Priority.Normal, out priority),
+            "low" => Set(Priority.Low, out priority),
+            _ => false,
+        };
+
+        static bool Set(Priority value, out Priority result)
+        {
+            result = value;
+            return true;
+        }
+    }
+
+    private static async Task<(T? Value, IResult? Problem)> ReadJsonAsync<T>(HttpContext context, PublishApiServices services, JsonTypeInfo<T> typeInfo)
+        where T : class
+    {
+        SetBodyLimit(context, services);
+        try
+        {
+            var value = await JsonSerializer.DeserializeAsync(context.Request.Body, typeInfo, context.RequestAborted).ConfigureAwait(false);
+            return value is null
+                ? (null, Refuse(services, ErrorCode.MalformedFrame, "The body must be a JSON object."))
+                : (value, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Refuse(services, ErrorCode.MalformedFrame, "The body is not valid JSON for this endpoint: " + e.Message));
+        }
+        catch (BadHttpRequestException e)
+        {
+            return (null, BodyProblem(services, e));
+        }
+    }
+
+    private static void SetBodyLimit(HttpContext context, PublishApiServices services)
+    {
+        var feature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (feature is { IsReadOnly: false })
+        {
+            feature.MaxRequestBodySize = services.Options.Http.MaxRequestBodyBytes;
+        }
+    }
+
+    private static IResult BodyProblem(PublishApiServices services, BadHttpRequestException e) =>
+        e.StatusCode == StatusCodes.Status413PayloadTooLarge
+            ? Refuse(services, ErrorCode.PayloadTooLarge, $"The request body exceeds {services.Options.Http.MaxRequestBodyBytes} bytes (Gateway:Http:MaxRequestBodyBytes).")
+            : Refuse(services, ErrorCode.MalformedFrame, "The request body could not be read: " + e.Message);
+
+    private static IResult Refuse(PublishApiServices services, ErrorCode code, string detail) => ToResult(services, ApiOutcome.Fail(code, detail));
+
+    private static IResult ToResult(PublishApiServices services, ApiOutcome outcome)
+    {
+        if (outcome.Response is { } response)
+        {
+            return Results.Json(response, GatewayJsonContext.Default.PublishResponse);
+        }
+
+        var error = outcome.Error!;
+        GatewayLog.ApiRefused(services.Logger, error.Status, error.Error, error.Detail);
+        return ApiProblem.For(error);
+    }
+}

@@ -1,0 +1,23 @@
+using Gateway.Dispatch;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Configuration;
+
+/// <summary>Runs the dispatch core's own checks at start and names the <c>Gateway:Dispatch</c> setting that failed.</summary>
+public sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, DispatcherOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        try
+        {
+            options.Validate();
+            return ValidateOptionsResult.Success;
+        }
+        catch (ArgumentException e)
+        {
+            return ValidateOptionsResult.Fail($"Gateway:Dispatch:{e.ParamName}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using System.Globalization;
+using Gateway.Auth;
+using Gateway.Hosting;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Configuration;
+
+/// <summary>
+/// Checks that span several settings or depend on the environment (time spans, key material,
+/// production security). Every message names the setting and the allowed values, because this is
+/// what an operator reads when the node refuses to start.
+/// </summary>
+public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) : IValidateOptions<GatewayOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+
+        Range(failures, "Gateway:Auth:ClockSkew", options.Auth.ClockSkew, TimeSpan.Zero, TimeSpan.FromSeconds(30));
+        Range(failures, "Gateway:Connection:ConnectTimeout", options.Connection.ConnectTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Range(failures, "Gateway:Connection:HeartbeatInterval", options.Connection.HeartbeatInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        Range(failures, "Gateway:Connection:IdleTimeout", options.Connection.IdleTimeout, TimeSpan.FromMilliseconds(200), TimeSpan.FromHours(1));
+        Range(failures, "Gateway:Drain:Timeout", options.Drain.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(30));
+        Range(failures, "Gateway:Drain:ReconnectJitter", options.Drain.ReconnectJitter, TimeSpan.Zero, TimeSpan.FromMinutes(10));
+        Range(failures, "Gateway:Http:IdempotencyTtl", options.Http.IdempotencyTtl, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));
+
+        if (options.Connection.IdleTimeout <= options.Connection.HeartbeatInterval)
+        {
+            failures.Add($"Gateway:Connection:IdleTimeout ({options.Connection.IdleTimeout}) must be greater than Gateway:Connection:HeartbeatInterval ({options.Connection.HeartbeatInterval}); 3x the interval is recommended, or every quiet client is cut off between two pings.");
+        }
+
+        if (options.Limits.FrameBurst < options.Limits.FramesPerSecond / 10)
+        {
+            failures.Add($"Gateway:Limits:FrameBurst ({options.Limits.FrameBurst}) must be at least Gateway:Limits:FramesPerSecond / 10 ({options.Limits.FramesPerSecond / 10}).");
+        }
+
+        if (options.Limits.ByteBurst < options.Limits.MaxFrameLength + Protocol.ProtocolLimits.HeaderSize)
+        {
+            failures.Add($"Gateway:Limits:ByteBurst ({options.Limits.ByteBurst}) must be at least Gateway:Limits:MaxFrameLength + 6 ({options.Limits.MaxFrameLength + Protocol.ProtocolLimits.HeaderSize}), or a maximum-size frame could never be accepted.");
+        }
+
+        if (options.Limits.MaxConnectionsPerIp > options.Limits.MaxConnections)
+        {
+            failures.Add($"Gateway:Limits:MaxConnectionsPerIp ({options.Limits.MaxConnectionsPerIp}) must not exceed Gateway:Limits:MaxConnections ({options.Limits.MaxConnections}).");
+        }
+
+        if (options.Tcp.Enabled && !KestrelEndpoints.TryParseBindAddress(options.Tcp.BindAddress, out _))
+        {
+            failures.Add($"Gateway:Tcp:BindAddress '{options.Tcp.BindAddress}' is not an IP address, 'localhost' or '*'.");
+        }
+
+        ValidateKeys(failures, options.Auth);
+
+        var development = environment.IsDevelopment();
+        if (!development && options.Auth.SigningKeys.Count == 0)
+        {
+            failures.Add($"Gateway:Auth:SigningKeys is empty: the {environment.EnvironmentName} environment refuses to start without a token signing key. Set Gateway__Auth__SigningKeys__0__Algorithm and __Secret (HS256, base64 >= 32 bytes) or __PublicKeyPem (RS256/ES256); only Development generates a dev key.");
+        }
+
+        if (!development && options.Auth.ApiKeys.Count == 0)
+        {
+            failures.Add($"Gateway:Auth:ApiKeys is empty: the {environment.EnvironmentName} environment refuses to start without an API key for the HTTP publish API. Set Gateway__Auth__ApiKeys__0__Name and __Sha256 (lowercase hex SHA-256 of the key); only Development generates a dev key.");
+        }
+
+        for (var i = 0; i < options.Auth.AllowedOrigins.Count; i++)
+        {
+            var origin = options.Auth.AllowedOrigins[i];
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.AbsolutePath != "/" || origin.EndsWith('/'))
+            {
+                failures.Add($"Gateway:Auth:AllowedOrigins:{i} '{origin}' is not an origin (scheme://host[:port], no path or trailing slash).");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateKeys(List<string> failures, AuthOptions auth)
+    {
+        for (var i = 0; i < auth.SigningKeys.Count; i++)
+        {
+            var error = SigningKeys.Check(auth.SigningKeys[i]);
+            if (error is not null)
+            {
+                failures.Add($"Gateway:Auth:SigningKeys:{i}: {error}");
+            }
+        }
+
+        for (var i = 0; i < auth.ApiKeys.Count; i++)
+        {
+            var key = auth.ApiKeys[i];
+            if (string.IsNullOrWhiteSpace(key.Name))
+            {
+                failures.Add($"Gateway:Auth:ApiKeys:{i}:Name is required (it identifies the caller in logs instead of the key).");
+            }
+
+            if (key.Sha256.Length != 64 || !key.Sha256.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
+            {
+                failures.Add($"Gateway:Auth:ApiKeys:{i}:Sha256 must be the 64-character lowercase hex SHA-256 of the key (e.g. `printf %s KEY | sha256sum`).");
+            }
+        }
+    }
+
+    private static void Range(List<string> failures, string setting, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{setting} is {value} but must be between {min} and {max}."));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Gateway.Configuration;
+
+/// <summary><c>Gateway:Http</c>: the HTTP publish API.</summary>
+public sealed class HttpApiOptions
+{
+    /// <summary>Largest request body (bytes); larger bodies get 413.</summary>
+    [Range(1024, 256 * 1024 * 1024)]
+    public int MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest number of messages in one batch request.</summary>
+    [Range(1, 100_000)]
+    public int MaxBatchMessages { get; set; } = 1_000;
+
+    /// <summary>How long an idempotency key remembers its first result.</summary>
+    public TimeSpan IdempotencyTtl { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Idempotency keys remembered at most (oldest forgotten first beyond that).</summary>
+    [Range(0, 10_000_000)]
+    public int IdempotencyCapacity { get; set; } = 100_000;
+}

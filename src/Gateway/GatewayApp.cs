@@ -1,0 +1,108 @@
+using Gateway.Api;
+using Gateway.Auth;
+using Gateway.Configuration;
+using Gateway.Dispatch;
+using Gateway.Hosting;
+using Gateway.Operations;
+using Gateway.Transport;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace Gateway;
+
+/// <summary>
+/// Builds the gateway host. Used by the executable (Program.cs), the tests and any other project
+/// that wants a real gateway in-process: <c>GatewayApp.Build(args, b => ...).RunAsync()</c>.
+/// </summary>
+public static class GatewayApp
+{
+    /// <summary>Creates the application with every service, listener and endpoint wired.</summary>
+    /// <param name="args">Command-line arguments (configuration, <c>--urls</c>, <c>--environment</c>).</param>
+    /// <param name="configure">Last chance to change the builder (tests add configuration or log providers).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        var services = builder.Services;
+        var section = builder.Configuration.GetSection(GatewayOptions.SectionName);
+
+        services.AddOptions<GatewayOptions>().Bind(section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsCrossValidator>();
+        services.AddOptions<DispatcherOptions>()
+            .Bind(section.GetSection("Dispatch"))
+            .PostConfigure<IOptions<GatewayOptions>>((dispatch, gateway) =>
+            {
+                if (!string.IsNullOrWhiteSpace(gateway.Value.NodeId))
+                {
+                    dispatch.NodeId = gateway.Value.NodeId;
+                }
+            })
+            .ValidateOnStart();
+
+        services.AddSingleton<IValidateOptions<DispatcherOptions>, DispatcherOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp =>
+        {
+            var dispatcher = new Dispatcher(sp.GetRequiredService<IOptions<DispatcherOptions>>().Value, loggerFactory: sp.GetRequiredService<ILoggerFactory>(), time: sp.GetRequiredService<TimeProvider>());
+            dispatcher.Start();
+            return dispatcher;
+        });
+        services.AddSingleton<AuthKeyRing>();
+        services.AddSingleton<TokenAuthenticator>();
+        services.AddSingleton<OriginPolicy>();
+        services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<ConnectionLimiter>();
+        services.AddSingleton<GatewayLifetime>();
+        services.AddSingleton<ConnectionServices>();
+        services.AddSingleton<IdempotencyCache>();
+        services.AddSingleton<PublishApiServices>();
+        services.AddSingleton<KestrelEndpoints>();
+        services.AddHostedService<DrainOnShutdown>();
+        services.AddHostedService<ConnectionSweeper>();
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Default));
+        services.Configure<HostOptions>(o =>
+        {
+            // The host must wait for the drain (plus margin) before giving up on stopping.
+            var drain = section.GetValue("Drain:Timeout", TimeSpan.FromSeconds(30));
+            o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10);
+        });
+
+        builder.AddGatewayOperations();
+        configure?.Invoke(builder);
+
+        // Read after `configure`, so tests and callers can set urls / Gateway:Tcp too.
+        var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
+        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, null);
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            var tcp = new TcpOptions();
+            context.Configuration.GetSection(GatewayOptions.SectionName).GetSection("Tcp").Bind(tcp);
+            kestrel.ApplicationServices.GetRequiredService<KestrelEndpoints>().Configure(kestrel, urls, tcp);
+            kestrel.AddServerHeader = false;
+        });
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
+        app.Map(WebSocketEndpoint.Path, WebSocketEndpoint.HandleAsync);
+        app.MapPublishApi();
+        app.MapOpenApi();
+        app.MapGatewayOperations();
+
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var endpoints = app.Services.GetRequiredService<KestrelEndpoints>();
+            var nodeId = app.Services.GetRequiredService<IOptions<DispatcherOptions>>().Value.NodeId;
+            GatewayLog.Started(
+                app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gateway"),
+                nodeId,
+                string.Join(", ", endpoints.HttpEndPoints),
+                endpoints.TcpEndPoint?.ToString() ?? "disabled");
+        });
+        return app;
+    }
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using Gateway.Configuration;
+using Gateway.Dispatch;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Hosting;
+
+/// <summary>
+/// Graceful drain (§6): on SIGTERM or <c>POST /api/v1/admin/drain</c> the node stops being ready,
+/// refuses new connections (503), sends every session a GoAway with a jittered reconnect hint,
+/// lets the outbound queues flush (so everything acknowledged before the drain is delivered),
+/// then closes every connection (1001) within <c>Gateway:Drain:Timeout</c>.
+/// </summary>
+public sealed class GatewayLifetime
+{
+    private readonly ConnectionRegistry _registry;
+    private readonly DrainOptions _options;
+    private readonly string _nodeId;
+    private readonly ILogger<GatewayLifetime> _logger;
+    private readonly Lock _lock = new();
+    private Task? _drain;
+    private volatile bool _draining;
+
+    /// <summary>Creates the lifetime controller.</summary>
+    public GatewayLifetime(ConnectionRegistry registry, IOptions<GatewayOptions> options, IOptions<DispatcherOptions> dispatcherOptions, ILogger<GatewayLifetime> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(dispatcherOptions);
+        _registry = registry;
+        _options = options.Value.Drain;
+        _nodeId = dispatcherOptions.Value.NodeId;
+        _logger = logger;
+    }
+
+    /// <summary>True from the moment a drain starts: readiness is false and new connections are refused.</summary>
+    public bool IsDraining => _draining;
+
+    /// <summary>The running or finished drain, or null.</summary>
+    public Task? Drain => _drain;
+
+    /// <summary>Starts the drain (idempotent: a second call returns the first drain) and completes when it is done.</summary>
+    /// <param name="trigger">What started it (logged): <c>shutdown</c>, <c>api</c>.</param>
+    public Task DrainAsync(string trigger = "api")
+    {
+        lock (_lock)
+        {
+            if (_drain is null)
+            {
+                _draining = true;
+                _drain = Task.Run(() => RunAsync(trigger));
+            }
+
+            return _drain;
+        }
+    }
+
+    private async Task RunAsync(string trigger)
+    {
+        var clock = Stopwatch.StartNew();
+        var timeout = _options.Timeout;
+        var connections = _registry.Connections.ToList();
+        GatewayLog.DrainStarted(_logger, _nodeId, trigger, connections.Count, timeout);
+        var jitterMs = (int)Math.Min(int.MaxValue, _options.ReconnectJitter.TotalMilliseconds);
+        foreach (var connection in connections)
+        {
+            connection.SendGoAway((uint)Random.Shared.Next(0, jitterMs + 1), "The node is draining; reconnect elsewhere after the hinted delay.");
+        }
+
+        // Flush: wait until every writer has emptied its queue (GoAway is last in each), within 3/4 of the deadline.
+        var flushBudget = timeout * 0.75;
+        while (clock.Elapsed < flushBudget && connections.Any(c => !c.IsClosing && c.Session is { Outbound.Count: > 0 }))
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+
+        foreach (var connection in _registry.Connections)
+        {
+            connection.RequestClose(Transport.CloseRequest.Drained);
+        }
+
+        while (clock.Elapsed < timeout && _registry.Count > 0)
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+
+        var remaining = _registry.Count;
+        foreach (var connection in _registry.Connections)
+        {
+            connection.AbortNow();
+        }
+
+        GatewayLog.DrainFinished(_logger, _nodeId, clock.ElapsedMilliseconds, remaining);
+    }
+}

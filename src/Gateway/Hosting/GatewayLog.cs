@@ -1,0 +1,63 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Hosting;
+
+/// <summary>
+/// Source-generated log messages of the host with fixed event ids (dashboards and alerts key on
+/// them). Connection events always carry the connection id and node id. Tokens and keys never
+/// appear in any message.
+/// </summary>
+internal static partial class GatewayLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Warning, Message = "DEVELOPMENT KEYS IN USE: tokens and API keys are checked against the generated dev keys in {DevKeyFile} (created now: {Created}). Anyone who can read that file can mint tokens. Never run like this in production; configure Gateway:Auth:SigningKeys and Gateway:Auth:ApiKeys.")]
+    public static partial void DevKeysInUse(ILogger logger, string devKeyFile, bool created);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Gateway node {NodeId} started: WebSocket at {HttpEndpoints}/ws, raw TCP at {TcpEndpoint}")]
+    public static partial void Started(ILogger logger, string nodeId, string httpEndpoints, string tcpEndpoint);
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "Connection {ConnectionId} opened on node {NodeId} over {Transport} from {RemoteAddress}")]
+    public static partial void ConnectionOpened(ILogger logger, string connectionId, string nodeId, string transport, IPAddress? remoteAddress);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Connection {ConnectionId} on node {NodeId} authenticated as {UserId} (client {ClientName})")]
+    public static partial void ConnectionAuthenticated(ILogger logger, string connectionId, string nodeId, string? userId, string clientName);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Connection {ConnectionId} on node {NodeId} closed: {Reason} (close code {CloseCode}) after {DurationMs} ms")]
+    public static partial void ConnectionClosed(ILogger logger, string connectionId, string nodeId, string reason, int closeCode, long durationMs);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Connection {ConnectionId} on node {NodeId} failed authentication: {Reason}")]
+    public static partial void AuthenticationFailed(ILogger logger, string connectionId, string nodeId, string reason);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Connection {ConnectionId} on node {NodeId} protocol error {ErrorName}: {Detail}")]
+    public static partial void ProtocolError(ILogger logger, string connectionId, string nodeId, string errorName, string detail);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "Connection {ConnectionId} on node {NodeId} failed unexpectedly")]
+    public static partial void ConnectionFault(ILogger logger, string connectionId, string nodeId, Exception exception);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Debug, Message = "Connection {ConnectionId} on node {NodeId} refreshed its token (user {UserId})")]
+    public static partial void TokenRefreshed(ILogger logger, string connectionId, string nodeId, string? userId);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Debug, Message = "Connection {ConnectionId} on node {NodeId} reported error {ErrorCode}: {Text}")]
+    public static partial void ClientReportedError(ILogger logger, string connectionId, string nodeId, int errorCode, string text);
+
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Warning, Message = "Connection {ConnectionId} on node {NodeId} rate limited ({Strikes} consecutive frames refused)")]
+    public static partial void RateLimited(ILogger logger, string connectionId, string nodeId, int strikes);
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Upgrade refused ({Status}) from {RemoteAddress}: {Reason}")]
+    public static partial void UpgradeRefused(ILogger logger, int status, IPAddress? remoteAddress, string reason);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Raw TCP connection from {RemoteAddress} refused: {Reason}")]
+    public static partial void TcpRefused(ILogger logger, IPAddress? remoteAddress, string reason);
+
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Drain started on node {NodeId} ({Trigger}): {Connections} connections get GoAway, deadline {Timeout}")]
+    public static partial void DrainStarted(ILogger logger, string nodeId, string trigger, int connections, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Drain finished on node {NodeId} in {ElapsedMs} ms; {Remaining} connections were still open at the deadline")]
+    public static partial void DrainFinished(ILogger logger, string nodeId, long elapsedMs, int remaining);
+
+    [LoggerMessage(EventId = 1400, Level = LogLevel.Warning, Message = "HTTP API request refused: {Status} {ErrorName} ({Detail})")]
+    public static partial void ApiRefused(ILogger logger, int status, string errorName, string detail);
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Debug, Message = "HTTP API caller {Caller} published to {Topic} at offset {Offset}")]
+    public static partial void ApiPublished(ILogger logger, string caller, string topic, ulong offset);
+}

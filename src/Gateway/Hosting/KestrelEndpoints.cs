@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Net;
+using Gateway.Configuration;
+using Gateway.Transport;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Gateway.Hosting;
+
+/// <summary>
+/// Binds Kestrel: the HTTP/WebSocket listeners from the standard <c>urls</c> setting (default
+/// <c>http://localhost:5080</c>) and the raw TCP listener from <c>Gateway:Tcp</c>. Kestrel ignores
+/// <c>urls</c> once any endpoint is configured in code, so the URLs are parsed and bound here.
+/// Keeps the listen options so the bound (possibly ephemeral) ports can be read after start.
+/// </summary>
+public sealed class KestrelEndpoints
+{
+    /// <summary>HTTP URL used when neither <c>--urls</c> nor <c>ASPNETCORE_URLS</c> is set.</summary>
+    public const string DefaultUrl = "http://localhost:5080";
+
+    private readonly List<ListenOptions> _http = [];
+    private ListenOptions? _tcp;
+
+    /// <summary>The HTTP listeners' endpoints (bound ports once started).</summary>
+    public IReadOnlyList<IPEndPoint> HttpEndPoints => [.. _http.Select(l => l.IPEndPoint).OfType<IPEndPoint>()];
+
+    /// <summary>The raw TCP endpoint (bound port once started), null when disabled.</summary>
+    public IPEndPoint? TcpEndPoint => _tcp?.IPEndPoint;
+
+    /// <summary>Parses <c>*</c>, <c>+</c>, <c>0.0.0.0</c>, <c>localhost</c> or an IP address; null address = any, loopback = localhost.</summary>
+    public static bool TryParseBindAddress(string? value, out IPAddress? address)
+    {
+        address = null;
+        switch (value)
+        {
+            case null or "":
+                return false;
+            case "*" or "+" or "0.0.0.0" or "::" or "[::]":
+                return true;
+            case "localhost":
+                address = IPAddress.Loopback;
+                return true;
+            default:
+                return IPAddress.TryParse(value.Trim('[', ']'), out address);
+        }
+    }
+
+    internal void Configure(KestrelServerOptions kestrel, string? urls, TcpOptions tcp)
+    {
+        foreach (var url in (string.IsNullOrWhiteSpace(urls) ? DefaultUrl : urls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var (host, port, https) = ParseUrl(url);
+            Listen(kestrel, host, port, options =>
+            {
+                if (https)
+                {
+                    options.UseHttps();
+                }
+
+                _http.Add(options);
+            });
+        }
+
+        if (tcp.Enabled)
+        {
+            Listen(kestrel, tcp.BindAddress, tcp.Port, options =>
+            {
+                options.Protocols = HttpProtocols.None;
+                options.UseConnectionHandler<TcpConnectionHandler>();
+                _tcp = options;
+            });
+        }
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string host, int port, Action<ListenOptions> configure)
+    {
+        if (host == "localhost")
+        {
+            // Only loopback: with port 0 Kestrel cannot bind both families to one port, so use IPv4 then.
+            if (port == 0)
+            {
+                kestrel.Listen(IPAddress.Loopback, 0, configure);
+            }
+            else
+            {
+                kestrel.ListenLocalhost(port, configure);
+            }
+
+            return;
+        }
+
+        if (!TryParseBindAddress(host, out var address))
+        {
+            throw new InvalidOperationException($"Cannot bind '{host}': use an IP address, 'localhost' or '*'.");
+        }
+
+        if (address is null)
+        {
+            kestrel.ListenAnyIP(port, configure);
+        }
+        else
+        {
+            kestrel.Listen(address, port, configure);
+        }
+    }
+
+    private static (string Host, int Port, bool Https) ParseUrl(string url)
+    {
+        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd < 0)
+        {
+            throw new InvalidOperationException($"URL '{url}' in urls/ASPNETCORE_URLS has no scheme (http:// or https://).");
+        }
+
+        var scheme = url[..schemeEnd].ToLowerInvariant();
+        var rest = url[(schemeEnd + 3)..];
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        if (slash >= 0)
+        {
+            rest = rest[..slash];
+        }
+
+        var https = scheme switch
+        {
+            "http" => false,
+            "https" => true,
+            _ => throw new InvalidOperationException($"URL '{url}': scheme '{scheme}' is not supported (http or https)."),
+        };
+        var colon = rest.LastIndexOf(':');
+        if (colon < 0 || rest.EndsWith(']'))
+        {
+            return (rest, https ? 443 : 80, https);
+        }
+
+        if (!int.TryParse(rest[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        {
+            throw new InvalidOperationException($"URL '{url}' has an invalid port.");
+        }
+
+        return (rest[..colon], port, https);
+    }
+}
