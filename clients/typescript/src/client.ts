@@ -11,6 +11,7 @@ import { BROADCAST_TOPIC, USER_PREFIX, encodeTopic } from "./protocol/topics.js"
 import { encodeUtf8 } from "./protocol/utf8.js";
 import { encodeFrame } from "./protocol/writer.js";
 import { Subscription, type RecoveryFailedEvent, type StreamPosition, type SubscriptionOwner } from "./subscription.js";
+import { isTcpEndpoint, resolveTcp } from "./tcp.js";
 import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from "./websocket.js";
 
 /** Why a token is asked for. */
@@ -20,7 +21,10 @@ export interface TokenRequest {
 }
 
 export interface GatewayClientOptions {
-  /** WebSocket URL(s) of the gateway (`ws(s)://host:port/ws`); reconnects rotate through them. */
+  /**
+   * Gateway URL(s): `ws(s)://host:port/ws`, or in Node the raw TCP endpoint `tcp://host:port` (`tcps://` for TLS).
+   * Reconnects rotate through them.
+   */
   endpoints: string | readonly string[];
   /** A fixed JWT. Use `getToken` instead to refresh tokens before they expire. */
   token?: string;
@@ -514,7 +518,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       if (error instanceof GatewayError || signal.aborted) throw error;
       throw GatewayError.client("connect_failed", `getToken failed: ${error instanceof Error ? error.message : String(error)}`, error);
     }
-    const WS = await resolveWebSocket(this.options.WebSocket);
+    const WS = isTcpEndpoint(endpoint) ? await resolveTcp() : await resolveWebSocket(this.options.WebSocket);
     if (signal.aborted) throw signal.reason;
     const timeoutMs = this.options.connectTimeoutMs ?? 15_000;
     return new Promise<Link>((resolve, reject) => {

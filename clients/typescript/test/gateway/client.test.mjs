@@ -23,7 +23,7 @@ const id = (prefix) => `${prefix}${process.pid}x${++unique}`;
 
 describe("TypeScript client ↔ gateway", () => {
   before(async () => {
-    gateway = await Gateway.start({ keys: createKeys(), name: "ts-client" });
+    gateway = await Gateway.start({ keys: createKeys(), name: "ts-client", tcp: true });
   });
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
@@ -358,6 +358,36 @@ describe("TypeScript client ↔ gateway", () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  test("raw TCP transport (Node): hello, subscribe, publish, recovery after a drop", T, async () => {
+    const topic = id("team:") + "/tcp";
+    const proxy = await TcpProxy.start(gateway.tcpPort);
+    try {
+      const client = await connect({ endpoints: `tcp://127.0.0.1:${proxy.port}`, token: gateway.token({ sub: "tom", subscribe: ["team:*"], publish: ["team:*"] }) });
+      assert.equal(client.connection.userId, "tom");
+      const sub = await client.subscribe(topic);
+      const ack = await client.publish(topic, "over tcp");
+      const [m] = await take(sub, 1);
+      assert.equal(m.text(), "over tcp");
+      assert.equal(m.offset, ack.offset);
+      proxy.block();
+      proxy.drop();
+      await until(() => client.state === "reconnecting", { what: "reconnecting" });
+      await gateway.postOk("/api/v1/publish", { topic, payload: "missed" });
+      const recovered = sub.once("recovered");
+      proxy.unblock();
+      await recovered;
+      const [missed] = await take(sub, 1);
+      assert.equal(missed.text(), "\"missed\"");
+      assert.equal(missed.replayed, true);
+    } finally {
+      await proxy.close();
+    }
+    await assert.rejects(
+      GatewayClient.connect({ endpoints: gateway.tcpUrl, token: "not-a-jwt" }),
+      (e) => e instanceof GatewayError && e.name === "unauthorized",
+    );
   });
 
   test("refreshes the token on the live connection before it expires", T, async () => {

@@ -55,9 +55,10 @@ export function createKeys() {
 
 /** One gateway process. */
 export class Gateway {
-  constructor({ keys, port, name = "gateway", extraArgs = [] }) {
+  constructor({ keys, port, tcpPort, name = "gateway", extraArgs = [] }) {
     this.keys = keys;
     this.port = port;
+    this.tcpPort = tcpPort;
     this.name = name;
     this.extraArgs = extraArgs;
     this.process = undefined;
@@ -70,10 +71,15 @@ export class Gateway {
   get wsUrl() {
     return `ws://127.0.0.1:${this.port}/ws`;
   }
+  /** The raw TCP endpoint (only when started with `tcp: true`). */
+  get tcpUrl() {
+    return `tcp://127.0.0.1:${this.tcpPort}`;
+  }
 
   /** Starts the gateway and waits until /health/live answers 200. */
   static async start(options) {
-    const gateway = new Gateway({ ...options, port: options.port ?? (await freePort()) });
+    const tcpPort = options.tcp ? (options.tcpPort ?? (await freePort())) : undefined;
+    const gateway = new Gateway({ ...options, port: options.port ?? (await freePort()), tcpPort });
     await gateway.start();
     return gateway;
   }
@@ -84,7 +90,7 @@ export class Gateway {
       ensureGatewayBuilt(),
       `--urls=http://127.0.0.1:${this.port}`,
       "--Gateway:NodeId=" + this.name,
-      "--Gateway:Tcp:Enabled=false",
+      ...(this.tcpPort ? ["--Gateway:Tcp:Enabled=true", `--Gateway:Tcp:Port=${this.tcpPort}`, "--Gateway:Tcp:BindAddress=127.0.0.1"] : ["--Gateway:Tcp:Enabled=false"]),
       "--Gateway:Auth:SigningKeys:0:Id=test",
       "--Gateway:Auth:SigningKeys:0:Algorithm=HS256",
       "--Gateway:Auth:SigningKeys:0:Secret=" + secret.toString("base64"),
@@ -212,6 +218,10 @@ export class TcpProxy {
 
   get wsUrl() {
     return `ws://127.0.0.1:${this.port}/ws`;
+  }
+  /** The raw TCP endpoint (only when started with `tcp: true`). */
+  get tcpUrl() {
+    return `tcp://127.0.0.1:${this.tcpPort}`;
   }
 
   accept(client) {
