@@ -100,7 +100,15 @@ public sealed class RunResult
         var sb = new StringBuilder();
         sb.AppendLine($"# {Label}").AppendLine();
         sb.AppendLine($"- scenario **{Scenario}**, target **{Target}**, started {StartedUtc}");
-        sb.AppendLine($"- {Options.Connections} connections, groups {Options.Groups}, payload {Options.PayloadSize} B, rate {(Options.Rate > 0 ? F(Options.Rate) + "/s open loop" : "max (closed loop, window " + Options.Window + ")")}, warm-up {Options.Warmup} s, window {Options.Duration} s");
+        if (Scenario == "idle")
+        {
+            sb.AppendLine($"- ramp to {Options.Connections} connections at {F(Options.ConnectRate)}/s (0 = unpaced) over {Options.Sources} source addresses, hold {F(Options.Hold)} s");
+        }
+        else
+        {
+            sb.AppendLine($"- {Options.Connections} connections, groups {Options.Groups}, payload {Options.PayloadSize} B, rate {(Options.Rate > 0 ? F(Options.Rate) + "/s open loop" : "max (closed loop, window " + Options.Window + ")")}, warm-up {Options.Warmup} s, window {Options.Duration} s");
+        }
+
         sb.AppendLine($"- connect: {Connect.Connected}/{Connect.Requested} in {F(Connect.Seconds)} s ({F(Connect.PerSecond, "0")}/s), p50 {F(Connect.TimeMs?.P50 ?? double.NaN)} ms, p99 {F(Connect.TimeMs?.P99 ?? double.NaN)} ms");
         sb.AppendLine($"- publish: {Publish.WindowPublished} in window ({F(Publish.AchievedRate, "0")}/s), errors {Publish.Errors}, acks {Publish.Acks}, window stalls {Publish.WindowStalls}");
         sb.AppendLine($"- delivery: {F(Delivery.DeliveriesPerSec, "0")} deliveries/s, {F(Delivery.BytesPerSec / 1e6)} MB/s, {F(Delivery.FramesPerSec, "0")} frames/s, {F(Delivery.TransportMessagesPerSec, "0")} transport msgs/s, {F(Delivery.ReadsPerSec, "0")} reads/s ({F(Delivery.DeliveriesPerRead)} deliveries/read), completeness {F(Delivery.Completeness * 100, "0.###")} % of {Delivery.Expected}, gaps {Delivery.Gaps}, replayed {Delivery.Replayed}");

@@ -401,7 +401,12 @@ public sealed class Runner
         while (Stopwatch.GetTimestamp() < deadline)
         {
             await Task.Delay(50).ConfigureAwait(false);
-            if (recorder.WindowMessages >= expected && _o.Connections <= _o.PerProcess)
+            if (_o.Connections > _o.PerProcess)
+            {
+                continue; // worker processes may still be receiving: wait the whole --drain
+            }
+
+            if (recorder.WindowMessages >= expected)
             {
                 return;
             }
