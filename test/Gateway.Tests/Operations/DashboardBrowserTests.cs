@@ -40,82 +40,68 @@ public sealed class DashboardBrowserTests
         var (client, _) = await TestClient.ConnectAsync(server, GatewayServer.MintToken("erin"));
         await using (client)
         {
+            // Playwright launches Chromium with a fresh temporary profile (its own --user-data-dir) and removes it on close.
             using var playwright = await Playwright.CreateAsync();
-            var userData = Directory.CreateTempSubdirectory("archmesh-chromium-");
-            try
+            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
             {
-                await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+                ExecutablePath = ChromiumPath,
+                Headless = true,
+                Timeout = 120_000,
+                Args =
+                [
+                    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                ],
+            });
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1500 } });
+            page.SetDefaultTimeout(60_000);
+            var consoleErrors = new List<string>();
+            page.Console += (_, message) =>
+            {
+                if (message.Type == "error")
                 {
-                    ExecutablePath = ChromiumPath,
-                    Headless = true,
-                    Timeout = 120_000,
-                    Args =
-                    [
-                        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--user-data-dir=" + userData.FullName,
-                    ],
-                });
-                var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1500 } });
-                page.SetDefaultTimeout(60_000);
-                var consoleErrors = new List<string>();
-                page.Console += (_, message) =>
-                {
-                    if (message.Type == "error")
-                    {
-                        consoleErrors.Add(message.Text);
-                    }
-                };
-
-                var response = await page.GotoAsync(new Uri(server.HttpAddress, "/dashboard").ToString());
-                Assert.NotNull(response);
-                Assert.Equal(200, response.Status);
-
-                // Live figures: the connected client shows up.
-                await page.WaitForFunctionAsync("() => Number(document.getElementById('connections').textContent) >= 1", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
-                Assert.Equal("1", (await page.TextContentAsync("#connections"))?.Trim());
-
-                // Publish traffic the client receives, so rates and latency have data, then wait for charts to draw lines.
-                using (var http = server.CreateHttpClient())
-                {
-                    for (var i = 0; i < 10; i++)
-                    {
-                        using var r = await http.PostAsJsonAsync("/api/v1/notify", new { user = "erin", payload = new { i }, priority = i % 2 == 0 ? "high" : "low" });
-                        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-                    }
+                    consoleErrors.Add($"{message.Text} ({message.Location})");
                 }
+            };
 
+            var response = await page.GotoAsync(new Uri(server.HttpAddress, "/dashboard").ToString());
+            Assert.NotNull(response);
+            Assert.Equal(200, response.Status);
+
+            // Live figures: the connected client shows up.
+            await page.WaitForFunctionAsync("() => Number(document.getElementById('connections').textContent) >= 1", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+            Assert.Equal("1", (await page.TextContentAsync("#connections"))?.Trim());
+
+            // Publish traffic the client receives, so rates and latency have data, then wait for charts to draw lines.
+            using (var http = server.CreateHttpClient())
+            {
                 for (var i = 0; i < 10; i++)
                 {
-                    await client.ReceiveUntilAsync(f => f.Kind == FrameKind.Message);
+                    using var r = await http.PostAsJsonAsync("/api/v1/notify", new { user = "erin", payload = new { i }, priority = i % 2 == 0 ? "high" : "low" });
+                    Assert.Equal(HttpStatusCode.OK, r.StatusCode);
                 }
-
-                await page.WaitForFunctionAsync("() => document.querySelectorAll('#chart-connections polyline').length >= 1", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
-                await page.WaitForFunctionAsync("() => document.querySelectorAll('#chart-e2e polyline[data-series=p99]').length === 1", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
-
-                var status = await page.TextContentAsync("#status");
-                Assert.Contains("test-node", status, StringComparison.Ordinal);
-                Assert.Contains("ready", status, StringComparison.Ordinal);
-                var nodeRow = await page.TextContentAsync("#nodes tbody tr");
-                Assert.Contains("test-node", nodeRow, StringComparison.Ordinal);
-                Assert.Empty(consoleErrors);
-
-                var screenshot = Path.Combine(OpsTestEnvironment.ArtifactsDirectory, "dashboard.png");
-                await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
-                Assert.True(new FileInfo(screenshot).Length > 10_000);
-                _output.WriteLine($"dashboard screenshot: {screenshot}");
-                Console.WriteLine($"dashboard screenshot: {screenshot}");
             }
-            finally
+
+            for (var i = 0; i < 10; i++)
             {
-                try
-                {
-                    userData.Delete(recursive: true);
-                }
-                catch (IOException)
-                {
-                    // Chromium may still hold a lock file for a moment; the temp dir is harmless.
-                }
+                await client.ReceiveUntilAsync(f => f.Kind == FrameKind.Message);
             }
+
+            await page.WaitForFunctionAsync("() => document.querySelectorAll('#chart-connections polyline').length >= 1", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+            await page.WaitForFunctionAsync("() => document.querySelectorAll('#chart-e2e polyline[data-series=p99]').length === 1", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+
+            var status = await page.TextContentAsync("#status");
+            Assert.Contains("test-node", status, StringComparison.Ordinal);
+            Assert.Contains("ready", status, StringComparison.Ordinal);
+            var nodeRow = await page.TextContentAsync("#nodes tbody tr");
+            Assert.Contains("test-node", nodeRow, StringComparison.Ordinal);
+            Assert.Empty(consoleErrors);
+
+            var screenshot = Path.Combine(OpsTestEnvironment.ArtifactsDirectory, "dashboard.png");
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+            Assert.True(new FileInfo(screenshot).Length > 10_000);
+            _output.WriteLine($"dashboard screenshot: {screenshot}");
+            Console.WriteLine($"dashboard screenshot: {screenshot}");
         }
     }
 }

@@ -41,7 +41,7 @@ public sealed class HealthEndpointTests
     [Fact]
     public async Task Ready_is_503_at_the_connection_cap_and_200_again_below_it()
     {
-        await using var server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Limits:MaxConnections"] = "1" });
+        await using var server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Limits:MaxConnections"] = "1", ["Gateway:Limits:MaxConnectionsPerIp"] = "1" });
         using var http = server.CreateHttpClient(withApiKey: false);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/ready")).StatusCode);
 
