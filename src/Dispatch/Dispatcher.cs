@@ -688,20 +688,24 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 
         // One reference per recipient, taken at once; each queue consumes exactly one (queued or released).
         buffer.AddReference(count);
-        var items = subscribers.Items;
+        var queues = subscribers.Queues;
         var delivered = 0;
         for (var i = count - 1; i >= 0; i--)
         {
-            var session = items[i];
-            if (session.IsClosed)
+            switch (queues[i].TryEnqueueMessage(buffer, priority))
             {
-                // Lazy cleanup of a disconnected session (its RemoveSubscriber item may still be queued).
-                buffer.Release();
-                subscribers.RemoveAt(i);
-                continue;
+                case EnqueueResult.Queued:
+                    delivered++;
+                    break;
+                case EnqueueResult.ClosedSlowConsumer:
+                    OnSlowConsumer(subscribers.Items[i]);
+                    break;
+                case EnqueueResult.Closed:
+                    // Disconnected (its RemoveSubscriber item may still be queued): drop it now. Backwards
+                    // iteration makes the swap-with-last removal safe.
+                    subscribers.RemoveAt(i);
+                    break;
             }
-
-            delivered += Deliver(session, buffer, priority);
         }
 
         worker.AddDeliveries(delivered);

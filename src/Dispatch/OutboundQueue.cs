@@ -21,7 +21,6 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
 {
     private const byte ControlClass = 4;
 
-    private readonly Lock _lock = new();
     private readonly int _maxFrames;
     private readonly long _maxBytes;
     private readonly DispatchCounters? _counters;
@@ -55,12 +54,17 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         _core.RunContinuationsAsynchronously = true;
     }
 
+    // The queue object itself is the monitor: fan-out to 10,000 connections touches one object less per
+    // recipient than with a separate lock object (a measurable cache-miss saving). The type is sealed
+    // and the lock is never held across a call out of this class.
+    private object Gate => this;
+
     /// <summary>Why the queue was closed by the dispatcher: <see cref="ErrorCode.SlowConsumer"/>, or None.</summary>
     public ErrorCode CloseReason
     {
         get
         {
-            lock (_lock)
+            lock (Gate)
             {
                 return _closeReason;
             }
@@ -93,7 +97,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
-        lock (_lock)
+        lock (Gate)
         {
             if (_count > 0)
             {
@@ -126,7 +130,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     public int DrainTo(List<FrameBuffer> destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        lock (_lock)
+        lock (Gate)
         {
             var count = _count;
             var entries = _entries;
@@ -155,7 +159,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     {
         ArgumentNullException.ThrowIfNull(frame);
         bool wake;
-        lock (_lock)
+        lock (Gate)
         {
             if (_completed)
             {
@@ -184,7 +188,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         var cls = (byte)((int)priority & 3);
         EnqueueResult result;
         bool wake = false;
-        lock (_lock)
+        lock (Gate)
         {
             if (_completed)
             {
@@ -230,7 +234,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     {
         bool wake;
         bool any;
-        lock (_lock)
+        lock (Gate)
         {
             if (discard)
             {
@@ -262,7 +266,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
 
     private void CancelWait(CancellationToken token)
     {
-        lock (_lock)
+        lock (Gate)
         {
             if (!_waiting)
             {

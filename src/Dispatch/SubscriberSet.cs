@@ -9,11 +9,15 @@ internal sealed class SubscriberSet
 {
     private readonly Dictionary<Session, int> _index = new(ReferenceEqualityComparer.Instance);
     private Session[] _items = [];
+    private OutboundQueue[] _queues = [];
     private int _count;
 
     public int Count => _count;
 
     public ReadOnlySpan<Session> Items => _items.AsSpan(0, _count);
+
+    /// <summary>The subscribers' queues, parallel to <see cref="Items"/>: fan-out reads only these (fewer cache misses).</summary>
+    public ReadOnlySpan<OutboundQueue> Queues => _queues.AsSpan(0, _count);
 
     public bool Add(Session session)
     {
@@ -24,9 +28,12 @@ internal sealed class SubscriberSet
 
         if (_count == _items.Length)
         {
-            Array.Resize(ref _items, Math.Max(4, _items.Length * 2));
+            var size = Math.Max(4, _items.Length * 2);
+            Array.Resize(ref _items, size);
+            Array.Resize(ref _queues, size);
         }
 
+        _queues[_count] = session.Outbound;
         _items[_count++] = session;
         return true;
     }
@@ -55,9 +62,11 @@ internal sealed class SubscriberSet
         if (at != last)
         {
             _items[at] = _items[last];
+            _queues[at] = _queues[last];
             _index[_items[at]] = at;
         }
 
         _items[last] = null!;
+        _queues[last] = null!;
     }
 }
