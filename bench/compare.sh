@@ -75,11 +75,11 @@ server_cmd() {
   case "$1" in
     archmesh-ws|archmesh-tcp)
       echo env ASPNETCORE_ENVIRONMENT=Production DOTNET_gcServer=0 "$BIN_GW" --urls "http://127.0.0.1:$PORT_GW" \
-        --Gateway:NodeId=bench --Gateway:Tcp:Enabled=true --Gateway:Tcp:Port=$PORT_GW_TCP \
+        --Gateway:NodeId=bench --Gateway:Tcp:Enabled=true --Gateway:Tcp:BindAddress=127.0.0.1 --Gateway:Tcp:Port=$PORT_GW_TCP \
         --Gateway:Auth:SigningKeys:0:Id=bench --Gateway:Auth:SigningKeys:0:Algorithm=HS256 --Gateway:Auth:SigningKeys:0:Secret=$JWT_SECRET \
         --Gateway:Auth:ApiKeys:0:Name=bench --Gateway:Auth:ApiKeys:0:Sha256=$API_KEY_SHA256 \
-        --Gateway:Limits:MaxConnectionsPerIp=19000 --Gateway:Limits:FramesPerSecond=10000000 --Gateway:Limits:FrameBurst=20000000 \
-        --Gateway:Limits:BytesPerSecond=1000000000 --Gateway:Limits:ByteBurst=2000000000 \
+        --Gateway:Limits:MaxConnectionsPerIp=19000 --Gateway:Limits:FramesPerSecond=10000000 --Gateway:Limits:FrameBurst=10000000 \
+        --Gateway:Limits:BytesPerSecond=1000000000 --Gateway:Limits:ByteBurst=1000000000 \
         --Logging:LogLevel:Default=Warning --Serilog:MinimumLevel:Default=Warning ;;
     floor) echo env DOTNET_gcServer=0 "$BIN_FLOOR" --urls "http://127.0.0.1:$PORT_FLOOR" ;;
     signalr-json|signalr-msgpack) echo env DOTNET_gcServer=0 "$BIN_SIGNALR" --urls "http://127.0.0.1:$PORT_SIGNALR" ;;
@@ -131,7 +131,7 @@ workload_args() {
     idle)       echo --scenario idle --connections $IDLE_CONNS --groups 0 --connect-rate 2500 --hold $HOLD --sources 4 ;;
     idle-19k)   echo --scenario idle --connections 19000 --groups 0 --connect-rate 2500 --hold $HOLD --sources 8 --per-process 9500 ;;
     priority)   echo --scenario priority --connections $CONNS --groups $NGROUPS --rate 0 --window 64 --critical-rate 50 ;;
-    slow)       echo --scenario slow --connections $CONNS --groups $NGROUPS --rate 1000 --slow-fraction 0.1 ;;
+    slow)       echo --scenario slow --connections $CONNS --groups $NGROUPS --rate 1000 --slow-fraction 0.1 --payload-size 2048 ;;
     churn)      echo --scenario churn --connections $CONNS --groups $NGROUPS --rate 100 --churn-rate 50 ;;
     notify)     echo --scenario notify --connections $CONNS --rate 1000 --ack-fraction 0.9 --reconnect-fraction 0.01 ;;
     fanout-mixed) echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate 1000 --priorities mixed --personal-fraction 0.2 ;;

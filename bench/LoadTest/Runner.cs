@@ -505,7 +505,8 @@ public sealed class Runner
         var every = _o.SlowFraction > 0 ? Math.Max(1, (int)Math.Round(1 / _o.SlowFraction)) : int.MaxValue;
         for (var i = 0; i < _o.Connections; i++)
         {
-            if (i % every == 0)
+            // Spread over the groups: client i is in group i % groups.
+            if ((_o.Groups > 0 ? i / _o.Groups : i) % every == 0)
             {
                 slowSet.Add(i);
             }
@@ -555,7 +556,7 @@ public sealed class Runner
         _r.Extra["slowClosedByServer"] = slow.Count(c => c.Closed);
         _r.Extra["slowCloseReasons"] = slow.Where(c => c.Closed).GroupBy(c => c.CloseReason ?? "?").ToDictionary(g => g.Key, g => g.Count());
         _r.Extra["slowDeliveriesTotal"] = slowCount.Count;
-        _r.Extra["slowExpectedTotal"] = pub.Published * slow.Count / Math.Max(1, _o.Connections);
+        _r.Extra["slowExpectedTotal"] = _o.Groups > 0 ? pub.Published * slow.Count / _o.Groups : pub.Published * slow.Count;
         _r.Extra["slowGaps(shed)"] = slow.Sum(c => c.Gaps);
         _r.Extra["fastGaps"] = shard.Connections.Values.Where(c => !slowSet.Contains(c.Index)).Sum(c => c.Gaps);
         _r.Extra["closedWhilePausedSeen"] = closedWhilePaused;
