@@ -8,7 +8,7 @@ export interface ReconnectOptions {
   maxDelayMs?: number;
   /** 0..1: fraction of each delay that is randomised (default 0.5: delay in [d/2, d]). */
   jitter?: number;
-  /** Consecutive failed attempts before giving up (default Infinity). */
+  /** Consecutive failed rounds (one attempt per endpoint) before giving up (default Infinity). */
   maxAttempts?: number;
 }
 

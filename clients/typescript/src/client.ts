@@ -34,6 +34,11 @@ export interface GatewayClientOptions {
   clientName?: string;
   /** Jittered exponential backoff across the endpoint list. */
   reconnect?: ReconnectOptions;
+  /**
+   * Whether the first connect keeps retrying (rounds over the endpoints with the reconnect backoff, up to
+   * `reconnect.maxAttempts`) instead of failing after one round (default false, like the .NET client).
+   */
+  retryInitialConnect?: boolean;
   /** Ping interval when idle (default: the interval the gateway announces in Connected, else 15 s). */
   heartbeatMs?: number;
   /** The connection is considered dead when nothing was received for this long (default 2 × heartbeat + 2 s). */
@@ -442,11 +447,13 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
   // ---------------------------------------------------------------- connection loop
 
   private async run(): Promise<void> {
-    let failures = 0; // consecutive failed attempts (bounded by maxAttempts)
+    let failures = 0; // consecutive failed attempts; a round is one attempt per endpoint
     let drops = 0; // consecutive connections that ended before they were stable: backoff keeps growing
+    let everConnected = false;
     let delayMs = 0;
+    const endpoints = this.endpoints.length;
     while (!this.lifetime.signal.aborted) {
-      const endpoint = this.endpoints[this.endpointIndex % this.endpoints.length] as string;
+      const endpoint = this.endpoints[this.endpointIndex % endpoints] as string;
       if (delayMs > 0) {
         this.emit("reconnecting", { attempt: failures, delayMs, endpoint });
         try {
@@ -466,14 +473,19 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
           break;
         }
         failures++;
-        if (failures >= this.policy.maxAttempts) {
-          await this.shutdown(GatewayError.client("connect_failed", `Could not connect after ${failures} attempts: ${e.message}`, e));
+        this.endpointIndex++;
+        const rounds = Math.floor(failures / endpoints);
+        const roundDone = failures % endpoints === 0;
+        if (roundDone && ((!everConnected && !this.options.retryInitialConnect) || rounds >= this.policy.maxAttempts)) {
+          const what = everConnected ? `Could not reconnect after ${rounds} round(s) over ${endpoints} endpoint(s)` : `No gateway endpoint accepted the connection`;
+          await this.shutdown(GatewayError.client("connect_failed", `${what}: ${e.message}`, e));
           break;
         }
-        this.endpointIndex++;
-        delayMs = backoffDelay(failures - 1, this.policy);
+        // The next endpoint of the round at once; backoff between rounds.
+        delayMs = roundDone ? backoffDelay(rounds - 1, this.policy) : 0;
         continue;
       }
+      everConnected = true;
       failures = 0;
       const connectedAt = Date.now();
       const info = await link.closed;

@@ -70,23 +70,31 @@ describe("TypeScript client ↔ gateway", () => {
     );
   });
 
-  test("fails over across the endpoint list", T, async () => {
-    const dead = `ws://127.0.0.1:${await freePort()}/ws`;
-    const reconnecting = [];
-    const client = new GatewayClient({ endpoints: [dead, gateway.wsUrl], token: gateway.token({ sub: "carol" }), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
-    clients.push(client);
-    client.on("reconnecting", (e) => reconnecting.push(e.endpoint));
-    await client.start();
-    assert.equal(client.connection.endpoint, gateway.wsUrl);
-    assert.deepEqual(reconnecting, [gateway.wsUrl]);
-  });
+  test("tries the endpoints in order on connect (one round unless retryInitialConnect)", T, async () => {
+    const dead = await TcpProxy.start(gateway.port);
+    dead.block(); // accepts and drops every connection, counting them
+    try {
+      const client = await connect({ endpoints: [dead.wsUrl, gateway.wsUrl], token: gateway.token({ sub: "carol" }) });
+      assert.equal(client.connection.endpoint, gateway.wsUrl);
+      assert.equal(dead.refused, 1, "the first endpoint was tried first");
 
-  test("gives up after reconnect.maxAttempts when nothing answers", T, async () => {
-    const dead = `ws://127.0.0.1:${await freePort()}/ws`;
-    await assert.rejects(
-      GatewayClient.connect({ endpoints: [dead], token: "t", reconnect: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 3 } }),
-      (e) => e instanceof GatewayError && e.name === "connect_failed" && e.retryable === true,
-    );
+      await assert.rejects(
+        GatewayClient.connect({ endpoints: [dead.wsUrl], token: "t" }),
+        (e) => e instanceof GatewayError && e.name === "connect_failed" && e.retryable === true && e.code === 0,
+      );
+      assert.equal(dead.refused, 2, "one attempt without retryInitialConnect");
+
+      const reconnecting = [];
+      const retrying = new GatewayClient({ endpoints: [dead.wsUrl], token: "t", retryInitialConnect: true, reconnect: { initialDelayMs: 10, maxDelayMs: 40, maxAttempts: 3 } });
+      retrying.on("reconnecting", (e) => reconnecting.push(e.delayMs));
+      await assert.rejects(retrying.start(), (e) => e instanceof GatewayError && e.name === "connect_failed");
+      assert.equal(dead.refused, 5, "three rounds with retryInitialConnect");
+      assert.equal(reconnecting.length, 2, "backoff between rounds");
+      assert.ok(reconnecting.every((d) => d >= 5 && d <= 40), `delays ${reconnecting}`);
+      assert.equal(retrying.state, "closed");
+    } finally {
+      await dead.close();
+    }
   });
 
   test("subscribes and receives messages published over the HTTP API, in offset order", T, async () => {

@@ -206,6 +206,7 @@ export class TcpProxy {
     this.blocked = false;
     this.frozen = false;
     this.accepted = 0;
+    this.refused = 0;
     this.server = net.createServer((client) => this.accept(client));
   }
 
@@ -226,6 +227,7 @@ export class TcpProxy {
 
   accept(client) {
     if (this.blocked) {
+      this.refused++;
       client.destroy();
       return;
     }
