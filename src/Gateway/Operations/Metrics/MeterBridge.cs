@@ -149,7 +149,11 @@ internal sealed class MeterBridge : IDisposable
 
         if (definition == typeof(ObservableCounter<>))
         {
-            return InstrumentKind.ObservableCounter;
+            // The runtime publishes these two current values as observable counters although they go down;
+            // exported as counters they would stick at their maximum.
+            return instrument.Meter.Name == "System.Runtime" && instrument.Name is "dotnet.thread_pool.thread.count" or "dotnet.thread_pool.queue.length"
+                ? InstrumentKind.Gauge
+                : InstrumentKind.ObservableCounter;
         }
 
         if (definition == typeof(UpDownCounter<>))

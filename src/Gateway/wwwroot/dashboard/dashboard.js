@@ -32,6 +32,11 @@
     return value.toFixed(0) + ' B';
   }
 
+  function axisLabel(v) {
+    if (v >= 1e4 || Number.isInteger(v)) return fmt(v, 0);
+    return v >= 10 ? v.toFixed(1) : String(Number(v.toFixed(3)));
+  }
+
   function sum(p) { return p.critical + p.high + p.normal + p.low; }
 
   function setText(id, text) { const el = $(id); if (el) el.textContent = text; }
@@ -112,9 +117,10 @@
     for (let i = 0; i <= 4; i++) {
       const v = (yMax * i) / 4;
       svg.appendChild(el('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid' }));
-      svg.appendChild(el('text', { x: L - 4, y: y(v) + 3, 'text-anchor': 'end', class: 'axis' }, fmt(v)));
+      svg.appendChild(el('text', { x: L - 4, y: y(v) + 3, 'text-anchor': 'end', class: 'axis' }, axisLabel(v)));
     }
-    for (let i = 0; i <= 3; i++) {
+    const ticks = t1 === t0 ? 0 : 3;
+    for (let i = 0; i <= ticks; i++) {
       const t = t0 + ((t1 - t0) * i) / 3;
       svg.appendChild(el('text', { x: x(t), y: H - 6, 'text-anchor': i === 0 ? 'start' : i === 3 ? 'end' : 'middle', class: 'axis' },
         new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })));
@@ -124,6 +130,10 @@
       if (s.values.length > 0) {
         const points = s.values.map((p) => x(p[0]).toFixed(1) + ',' + y(p[1]).toFixed(1)).join(' ');
         svg.appendChild(el('polyline', { points, stroke: s.color, 'data-series': s.name }));
+        if (s.values.length < 3) {
+          // A line needs two points: mark lone samples so they are visible.
+          for (const p of s.values) svg.appendChild(el('circle', { cx: x(p[0]), cy: y(p[1]), r: 2.5, fill: s.color }));
+        }
       }
       svg.appendChild(el('rect', { x: legendX, y: 4, width: 10, height: 4, fill: s.color }));
       svg.appendChild(el('text', { x: legendX + 13, y: 10, class: 'legend' }, s.name));
