@@ -139,6 +139,7 @@ class Link {
   lastSent = Date.now();
   goAwayUntil: number | undefined;
   readonly pending = new Map<number, Pending>();
+  readonly pings = new Map<bigint, () => void>();
   readonly timers: ReturnType<typeof setTimeout>[] = [];
   readonly closed: Promise<CloseInfo>;
   private resolveClosed!: (info: CloseInfo) => void;
@@ -164,6 +165,7 @@ class Link {
     const error = info.error ?? GatewayError.client("connection_lost", "The connection was lost before the answer arrived; the outcome is unknown.");
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
+    this.pings.clear();
     this.resolveClosed(info);
   }
 
@@ -419,6 +421,34 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
   /** Publishes a value as JSON (UTF-8). */
   publishJson(topic: string, value: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     return this.publish(topic, JSON.stringify(value), options);
+  }
+
+  /** Round trip to the gateway (Ping/Pong); resolves with the time in milliseconds. */
+  async ping(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<number> {
+    this.throwIfClosed();
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000;
+    const link = await this.bounded(this.waitConnected(options.signal), options.signal, timeoutMs, "Ping");
+    this.pingNonce = (this.pingNonce + 1n) & 0xffffffffffffffffn;
+    const nonce = this.pingNonce;
+    const started = performanceNow();
+    const pong = new Promise<void>((resolve, reject) => {
+      link.pings.set(nonce, resolve);
+      if (!this.trySend(link, { kind: FrameKind.Ping, nonce })) reject(GatewayError.client("connection_lost", "The connection is closed."));
+      link.closed.then(() => reject(GatewayError.client("connection_lost", "The connection was lost before the Pong arrived.")), () => undefined);
+    });
+    await this.bounded(pong, options.signal, timeoutMs, "Ping", () => link.pings.delete(nonce));
+    return performanceNow() - started;
+  }
+
+  /**
+   * Refreshes the token now on the live connection (getToken, then a Refresh frame); resolves with the new
+   * expiry. The client also does this by itself before the token expires when `getToken` is set.
+   */
+  async refreshToken(options: { signal?: AbortSignal } = {}): Promise<Date> {
+    this.throwIfClosed();
+    if (!this.options.getToken) throw new TypeError("refreshToken() needs the getToken option.");
+    const link = await this.bounded(this.waitConnected(options.signal), options.signal, this.options.requestTimeoutMs ?? 30_000, "Token refresh");
+    return this.refreshOn(link, options.signal);
   }
 
   /**
@@ -678,8 +708,12 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       case FrameKind.Ping:
         this.trySend(link, { kind: FrameKind.Pong, nonce: frame.nonce });
         return;
-      case FrameKind.Pong:
+      case FrameKind.Pong: {
+        const resolve = link.pings.get(frame.nonce);
+        link.pings.delete(frame.nonce);
+        resolve?.();
         return;
+      }
       case FrameKind.Error: {
         const error = new GatewayError(frame.errorCode, frame.text || errorInfo(frame.errorCode).description, { correlationId: frame.correlationId });
         if (frame.correlationId !== 0 && this.failRequest(link, frame.correlationId, error)) return;
@@ -707,7 +741,10 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
     const sub = this.subs.get(frame.topic) ?? (frame.topic === this.userTopic ? this.notificationsSub : frame.topic === BROADCAST_TOPIC ? this.broadcastSub : undefined);
     const message = new GatewayMessage(frame, this);
     if (sub) {
-      if (!this.accept(sub, message)) return;
+      if (!this.accept(sub, message)) {
+        sub.duplicatesDropped++;
+        return;
+      }
       sub.deliver(message);
     }
     this.emit("message", message);
@@ -954,19 +991,25 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
   private async refresh(link: Link): Promise<void> {
     if (link.dead || this.liveLink() !== link) return;
     try {
-      const token = await this.currentToken("refresh");
-      if (link.dead) return;
-      const correlationId = this.nextCorrelation();
-      const answer = await this.bounded(this.request(link, correlationId, { kind: FrameKind.Refresh, correlationId, token }), undefined, this.options.requestTimeoutMs ?? 30_000, "Token refresh");
-      if (answer.kind !== FrameKind.Refreshed) return;
-      this.tokenExpiresAt = Number(answer.expiresAt) * 1000;
-      this.emit("tokenRefreshed", { expiresAt: new Date(this.tokenExpiresAt) });
-      this.scheduleRefresh(link);
+      await this.refreshOn(link);
     } catch (error) {
       if (link.dead) return;
       this.emit("error", toGatewayError(error));
       this.scheduleRefresh(link, 5_000);
     }
+  }
+
+  private async refreshOn(link: Link, signal?: AbortSignal): Promise<Date> {
+    const token = await this.currentToken("refresh");
+    if (link.dead) throw GatewayError.client("connection_lost", "The connection was lost during the token refresh.");
+    const correlationId = this.nextCorrelation();
+    const answer = await this.bounded(this.request(link, correlationId, { kind: FrameKind.Refresh, correlationId, token }), signal, this.options.requestTimeoutMs ?? 30_000, "Token refresh", () => link.pending.delete(correlationId));
+    if (answer.kind !== FrameKind.Refreshed) throw GatewayError.client("protocol_violation", `Unexpected answer ${answer.kind} to Refresh.`);
+    this.tokenExpiresAt = Number(answer.expiresAt) * 1000;
+    const expiresAt = new Date(this.tokenExpiresAt);
+    this.emit("tokenRefreshed", { expiresAt });
+    this.scheduleRefresh(link);
+    return expiresAt;
   }
 
   // ---------------------------------------------------------------- state
@@ -1014,6 +1057,10 @@ function remember(map: Map<string, Set<bigint>>, topic: string, offset: bigint):
   if (!set) map.set(topic, (set = new Set()));
   set.add(offset);
   if (set.size > 100_000) set.delete(set.values().next().value as bigint);
+}
+
+function performanceNow(): number {
+  return typeof performance !== "undefined" ? performance.now() : Date.now();
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -70,6 +70,10 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
   rejectReady!: (error: unknown) => void;
   /** @internal */
   isReady = false;
+  /** Messages dropped because they were already surfaced (redelivered notifications, replay overlap). */
+  duplicatesDropped = 0;
+  /** Messages surfaced so far. */
+  delivered = 0;
 
   /** @internal created by GatewayClient */
   constructor(owner: SubscriptionOwner, topic: string, builtin: boolean, from?: StreamPosition) {
@@ -146,6 +150,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
   /** @internal surfaces a message to the iterator and listeners */
   deliver(message: GatewayMessage): void {
     if (this.ended) return;
+    this.delivered++;
     const waiter = this.waiters.shift();
     if (waiter) waiter.resolve({ done: false, value: message });
     else this.queue.push(message);

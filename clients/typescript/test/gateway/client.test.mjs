@@ -46,6 +46,8 @@ describe("TypeScript client ↔ gateway", () => {
     assert.ok(info.heartbeatMs > 0);
     assert.ok(info.maxFrameLength >= 64);
     assert.equal(client.userId, "alice");
+    const rtt = await client.ping();
+    assert.ok(rtt >= 0 && rtt < 30_000, `rtt ${rtt}`);
     assert.equal(client.notifications().topic, "user:alice");
     await client.close();
     assert.equal(client.state, "closed");
@@ -233,6 +235,8 @@ describe("TypeScript client ↔ gateway", () => {
       await gateway.postOk("/api/v1/notify", { user, payload: { text: "n3" } });
       const [n3] = await take(notifications, 1);
       assert.equal(n3.json().text, "n3", "nothing surfaced twice");
+      assert.ok(notifications.duplicatesDropped >= 1, "the redelivered n1 was recognised and dropped");
+      assert.equal(notifications.delivered, 3);
       client.ack(n2);
       n3.ack();
       await assert.rejects(client.subscribe("user:nobody"), (e) => e.name === "forbidden"); // round trip after the acks
@@ -414,6 +418,10 @@ describe("TypeScript client ↔ gateway", () => {
     assert.equal(client.connection.connectionId, connectionId, "same connection");
     const second = await client.once("tokenRefreshed");
     assert.ok(second.expiresAt.getTime() >= refreshed.expiresAt.getTime());
+    assert.equal(client.connection.connectionId, connectionId);
+    const explicit = await client.refreshToken();
+    assert.ok(explicit instanceof Date && explicit.getTime() > Date.now());
+    assert.equal(reasons.filter((r) => r === "refresh").length >= 3, true);
     assert.equal(client.connection.connectionId, connectionId);
   });
 });
