@@ -256,12 +256,24 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
   private userTopic: string | undefined;
   private notificationsSub: Subscription | undefined;
   private readonly broadcastSub: Subscription;
+  private detachSignal: (() => void) | undefined;
 
   /** Creates a client without connecting; call {@link start} (or use {@link GatewayClient.connect}). */
   constructor(options: GatewayClientOptions) {
     super();
     const endpoints = typeof options.endpoints === "string" ? [options.endpoints] : [...options.endpoints];
     if (endpoints.length === 0) throw new TypeError("At least one endpoint is required.");
+    for (const endpoint of endpoints) {
+      let url: URL;
+      try {
+        url = new URL(endpoint);
+      } catch {
+        throw new TypeError(`Invalid endpoint URL "${endpoint}".`);
+      }
+      if (!["ws:", "wss:", "tcp:", "tcps:"].includes(url.protocol)) {
+        throw new TypeError(`Endpoint "${endpoint}" must be a ws://, wss:// (or, in Node, tcp://, tcps://) URL.`);
+      }
+    }
     if (options.token === undefined && options.getToken === undefined) throw new TypeError("Either token or getToken is required.");
     this.endpoints = endpoints;
     this.options = options;
@@ -271,7 +283,11 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
     const signal = options.signal;
     if (signal) {
       if (signal.aborted) void this.shutdown(undefined);
-      else signal.addEventListener("abort", () => void this.close(), { once: true });
+      else {
+        const onAbort = (): void => void this.close();
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.detachSignal = () => signal.removeEventListener("abort", onAbort);
+      }
     }
   }
 
@@ -1034,6 +1050,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
     this.closeError = error;
     const closedError = this.closedError();
     this.setState("closed");
+    this.detachSignal?.();
     this.lifetime.abort(closedError);
     this.clearRefresh();
     const link = this.link;

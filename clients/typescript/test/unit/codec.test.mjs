@@ -1,7 +1,7 @@
 // Writer bounds, multi-frame messages, backoff and token helpers (pure functions; no network).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { protocol, backoffDelay, ErrorCode, GatewayMessage } from "../../dist/index.js";
+import { protocol, backoffDelay, ErrorCode, GatewayMessage, GatewayClient } from "../../dist/index.js";
 import { readJwtTimes } from "../../dist/jwt.js";
 import { resolveReconnect } from "../../dist/backoff.js";
 
@@ -86,4 +86,14 @@ test("JWT expiry is read without verification", () => {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
   assert.deepEqual(readJwtTimes(`${b64({ alg: "HS256" })}.${b64({ sub: "a", exp: 2000000000, iat: 1999999000 })}.sig`), { exp: 2000000000, iat: 1999999000 });
   assert.deepEqual(readJwtTimes("opaque"), {});
+});
+
+test("client options are validated up front", () => {
+  assert.throws(() => new GatewayClient({ endpoints: [], token: "t" }), TypeError);
+  assert.throws(() => new GatewayClient({ endpoints: "http://x/ws", token: "t" }), /ws:\/\//);
+  assert.throws(() => new GatewayClient({ endpoints: "not a url", token: "t" }), /Invalid endpoint/);
+  assert.throws(() => new GatewayClient({ endpoints: "ws://x/ws" }), /token or getToken/);
+  assert.throws(() => new GatewayClient({ endpoints: "ws://x/ws", token: "t", reconnect: { jitter: 3 } }), RangeError);
+  const client = new GatewayClient({ endpoints: ["ws://x/ws", "tcp://x:5081"], token: "t" });
+  assert.equal(client.state, "connecting");
 });
