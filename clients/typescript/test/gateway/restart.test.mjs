@@ -62,7 +62,7 @@ describe("TypeScript client across gateway restarts", () => {
 
   test("GoAway on drain: the client honours the hint and moves to the next endpoint", T, async () => {
     const keys = createKeys();
-    const a = await start({ keys, name: "drain-a" });
+    const a = await start({ keys, name: "drain-a", extraArgs: ["--Gateway:Drain:ReconnectJitter=00:00:02"] });
     const b = await start({ keys, name: "drain-b" });
     const topic = `team:${process.pid}/drain`;
     const client = await GatewayClient.connect({
@@ -76,14 +76,24 @@ describe("TypeScript client across gateway restarts", () => {
     await a.postOk("/api/v1/publish", { topic, payload: "on a" });
     await take(sub, 1);
 
-    const goAway = client.once("goAway");
-    const connectedB = new Promise((resolve) => client.on("connected", (info) => info.nodeId === "drain-b" && resolve(info)));
+    let goAwayAt = 0;
+    const goAway = new Promise((resolve) => client.on("goAway", (e) => {
+      goAwayAt = Date.now();
+      resolve(e);
+    }));
+    let connectedAt = 0;
+    const connectedB = new Promise((resolve) => client.on("connected", (info) => {
+      connectedAt = Date.now();
+      if (info.nodeId === "drain-b") resolve(info);
+    }));
     const drain = a.post("/api/v1/admin/drain", {});
     const hint = await goAway;
     assert.equal(typeof hint.delayMs, "number");
     assert.equal(typeof hint.reason, "string");
+    assert.ok(hint.delayMs >= 0 && hint.delayMs <= 2000, `hint ${hint.delayMs} within the configured jitter`);
     const info = await connectedB;
     assert.equal(info.endpoint, b.wsUrl);
+    assert.ok(connectedAt - goAwayAt >= hint.delayMs - 20, `reconnected after ${connectedAt - goAwayAt} ms, hint ${hint.delayMs} ms`);
     assert.ok([200, 202, 204].includes((await drain).status));
     // Node b has another history for the topic: the recovery outcome is explicit either way.
     await until(() => sub.recovery !== "fresh", { what: "resubscribe outcome" });
