@@ -166,6 +166,7 @@ if [[ $EXTRAS == 1 ]]; then
   # Gateway-only scenarios (priorities, slow consumers, churn, notifications, raw TCP, 19k idle), once each.
   for w in priority slow churn notify fanout-mixed; do run_one "$w" archmesh-ws 1; done
   run_one saturation archmesh-tcp 1
+  run_one idle archmesh-tcp 1
   run_one idle-19k archmesh-ws 1
 fi
 

@@ -101,6 +101,11 @@ public static class Summary
         }
 
         sb.AppendLine("## §9 targets").AppendLine();
+        if (results.Any(r => r.Scenario == "fanout" && r.Options.Connections != 2000))
+        {
+            sb.AppendLine("Smoke sizes (not the reference workload of 2,000 connections in 10 groups): the checks below are indicative only.").AppendLine();
+        }
+
         sb.AppendLine("| target | measured | met |").AppendLine("|---|---|---|");
         void Check(string what, string measured, bool? ok) => sb.AppendLine($"| {what} | {measured} | {(ok == null ? "n/a" : ok.Value ? "yes" : "**no**")} |");
         var sat = Get("saturation", gateway);
