@@ -601,11 +601,7 @@ public sealed class GatewayClient : IAsyncDisposable
         lock (_lock)
         {
             Connection = info;
-            if (_options.ReceiveNotifications && info.UserId.Length > 0 && _notifications is null)
-            {
-                _notifications = new GatewaySubscription(this, TopicRules.UserPrefix + info.UserId, _options.SubscriptionCapacity, automatic: true, recoverFrom: null);
-                _subscriptions[_notifications.Topic] = _notifications;
-            }
+            EnsureNotifications(info);
 
             foreach (var subscription in _subscriptions.Values)
             {
@@ -621,6 +617,18 @@ public sealed class GatewayClient : IAsyncDisposable
 
         _logger.LogInformation("Connected to {Endpoint} (node {Node}, connection {Connection}, user {User})", connection.Endpoint, info.NodeId, info.ConnectionId, info.UserId);
         SetState(ConnectionState.Connected, reason, null, connection.Endpoint);
+    }
+
+    // Called under _lock.
+    private GatewaySubscription? EnsureNotifications(ConnectionInfo info)
+    {
+        if (_options.ReceiveNotifications && info.UserId.Length > 0 && _notifications is null)
+        {
+            _notifications = new GatewaySubscription(this, TopicRules.UserPrefix + info.UserId, _options.SubscriptionCapacity, automatic: true, recoverFrom: null);
+            _subscriptions[_notifications.Topic] = _notifications;
+        }
+
+        return _notifications is { IsDisposed: false } notifications && notifications.Topic == TopicRules.UserPrefix + info.UserId ? notifications : null;
     }
 
     private async Task SuperviseAsync(ClientConnection connection)
@@ -761,8 +769,17 @@ public sealed class GatewayClient : IAsyncDisposable
                 {
                     if (!_subscriptions.TryGetValue(frame.Topic, out var subscription))
                     {
-                        // Unsubscribed meanwhile, or an automatic topic this client does not read.
-                        return;
+                        // Pending notifications can follow Connected in the same read, before OnConnected ran.
+                        lock (_lock)
+                        {
+                            subscription = connection.Info is { } info && frame.Topic == TopicRules.UserPrefix + info.UserId ? EnsureNotifications(info) : null;
+                        }
+
+                        if (subscription is null)
+                        {
+                            // Unsubscribed meanwhile, or an automatic topic this client does not read.
+                            return;
+                        }
                     }
 
                     var delivered = await subscription.DeliverAsync(frame, token).ConfigureAwait(false);

@@ -29,6 +29,8 @@ internal sealed class ClientConnection : IAsyncDisposable
     private long _lastReceivedTicks;
     private int _inDelivery;
     private long _pingNonce;
+    private int _aborted;
+    private int _disposed;
     private GatewayException? _serverError;
     private DisconnectInfo? _localReason;
     private volatile bool _goAway;
@@ -107,8 +109,11 @@ internal sealed class ClientConnection : IAsyncDisposable
     {
         Interlocked.CompareExchange(ref _localReason, new DisconnectInfo(reason, error, false, default), null);
         Writer.Complete();
-        _cts.Cancel();
-        _transport.Abort();
+        if (Interlocked.Exchange(ref _aborted, 1) == 0)
+        {
+            _cts.Cancel();
+            _transport.Abort();
+        }
     }
 
     /// <summary>Closes gracefully: flushes what is queued, closes the transport, then tears down.</summary>
@@ -134,6 +139,12 @@ internal sealed class ClientConnection : IAsyncDisposable
     {
         Abort("disposed", null);
         await Completion.ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await Task.WhenAll(_writeLoop, _heartbeatLoop).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
         _cts.Dispose();
     }
@@ -317,8 +328,11 @@ internal sealed class ClientConnection : IAsyncDisposable
     private void Finish(string reason, Exception? error)
     {
         Writer.Complete();
-        _cts.Cancel();
-        _transport.Abort();
+        if (Interlocked.Exchange(ref _aborted, 1) == 0)
+        {
+            _cts.Cancel();
+            _transport.Abort();
+        }
 
         DisconnectInfo info;
         var close = _transport.Close;

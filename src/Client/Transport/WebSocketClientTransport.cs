@@ -85,7 +85,15 @@ internal sealed class WebSocketClientTransport : IClientTransport
 
     public void Abort()
     {
-        _receiveCts.Cancel();
+        try
+        {
+            _receiveCts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: nothing left to cancel.
+        }
+
         _socket.Abort();
     }
 
@@ -102,8 +110,9 @@ internal sealed class WebSocketClientTransport : IClientTransport
         }
 
         await _pipe.Reader.CompleteAsync().ConfigureAwait(false);
+
+        // _receiveCts is left to the GC: a concurrent Abort may still cancel it, and it holds no timer.
         _socket.Dispose();
-        _receiveCts.Dispose();
     }
 
     private async Task ReceiveLoopAsync()
