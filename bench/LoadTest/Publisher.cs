@@ -24,6 +24,10 @@ public sealed class Publisher
         _permits = new SemaphoreSlim(0, int.MaxValue);
         _permits.Release(Math.Max(1, window));
         echo.OnEach = () => _permits.Release();
+        if (conn is ArchMeshConnection a)
+        {
+            a.PublishRejected = () => _permits.Release(); // a refused publish will not come back
+        }
     }
 
     public required Func<long, (Dest Dest, Priority Priority)> Plan { get; init; }

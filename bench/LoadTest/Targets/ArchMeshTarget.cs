@@ -66,6 +66,9 @@ public sealed class ArchMeshConnection : BenchConnection
 
     public long Frames;
     public long Replayed;
+
+    /// <summary>Called when a publish is refused (Error frame with a correlation id): the closed loop frees its slot.</summary>
+    public Action? PublishRejected { get; set; }
     public string? UserId { get; private set; }
 
     internal async Task OpenAsync(CancellationToken ct)
@@ -374,6 +377,7 @@ public sealed class ArchMeshConnection : BenchConnection
                 else if (f.CorrelationId != 0)
                 {
                     Interlocked.Increment(ref PublishErrors);
+                    PublishRejected?.Invoke();
                 }
 
                 _connected.TrySetResult(false);
