@@ -104,6 +104,23 @@ public sealed class PrometheusIntegrationTests
             Assert.Equal(1, await QueryScalarAsync(api, "gateway_ready"));
             Assert.True(await QueryScalarAsync(api, "sum(gateway_dispatch_ring_capacity)") > 0);
 
+            // Every query of the shipped Grafana dashboard is valid PromQL over the real series.
+            using var grafana = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(OpsTestEnvironment.RepositoryRoot, "deploy", "grafana", "archmesh-gateway.json")));
+            var expressions = grafana.RootElement.GetProperty("panels").EnumerateArray()
+                .SelectMany(p => p.GetProperty("targets").EnumerateArray())
+                .Select(t => t.GetProperty("expr").GetString()!)
+                .ToList();
+            Assert.True(expressions.Count >= 20, $"{expressions.Count} dashboard queries");
+            foreach (var expression in expressions)
+            {
+                var query = expression.Replace("$__rate_interval", "1m", StringComparison.Ordinal).Replace("$instance", ".*", StringComparison.Ordinal);
+                using var result = await api.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(query));
+                var body = await result.Content.ReadAsStringAsync();
+                Assert.True(result.IsSuccessStatusCode, $"{query}: {body}");
+                using var json = JsonDocument.Parse(body);
+                Assert.Equal("success", json.RootElement.GetProperty("status").GetString());
+            }
+
             // Every shipped alert rule evaluates without error against the real series, and none fires on a healthy node.
             var rules = await OpsTestEnvironment.EventuallyAsync(
                 async () =>
