@@ -142,4 +142,82 @@ public class OrderingStressTests
         Assert.Equal(0, stats.WorkerFaults);
         // Leaks are asserted when the harness is disposed (TrackingFrameBufferPool.AssertNoLeaks).
     }
+
+    [Fact]
+    public async Task Under_overload_every_message_is_delivered_or_counted_as_shed()
+    {
+        const int topics = 4;
+        const int producers = 4;
+        const int perProducer = 2000;
+        const int total = producers * perProducer;
+        await using var h = new Harness(o =>
+        {
+            o.WorkerCount = 2;
+            o.RingCapacity = 4096;
+            o.Outbound = new OutboundQueueOptions { MaxFrames = 32, MaxBytes = 1 << 20 };
+        });
+        var d = h.Dispatcher;
+        var names = Enumerable.Range(0, topics).Select(i => $"over/{i}").ToArray();
+        var readers = Enumerable.Range(0, 3).Select(i => h.Connect($"slow{i}")).ToList();
+        foreach (var inbox in readers)
+        {
+            foreach (var t in names)
+            {
+                d.Subscribe(inbox.Session, t, null, 1, 10);
+            }
+
+            Assert.True(await inbox.WaitUntilAsync(i => i.Frames.Count == topics));
+        }
+
+        using var stop = new CancellationTokenSource();
+        // Slow readers: they drain now and then, far slower than the publishers produce.
+        var pumps = readers.Select(inbox => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                inbox.Pump();
+                await Task.Delay(2);
+            }
+        })).ToList();
+
+        var publishers = Enumerable.Range(0, producers).Select(p => Task.Run(() =>
+        {
+            for (var i = 0; i < perProducer; i++)
+            {
+                var priority = i % 3 == 0 ? Priority.Normal : Priority.Low;
+                while (d.TryPublish(names[(p + i) % topics], priority, [1, 2, 3]) == ErrorCode.Overloaded)
+                {
+                    Thread.Yield();
+                }
+            }
+        })).ToList();
+        await Task.WhenAll(publishers).WaitAsync(TimeSpan.FromSeconds(40));
+        Assert.True(SpinWait.SpinUntil(() => d.GetStats().Dispatched.Sum() == total, TimeSpan.FromSeconds(30)));
+        await stop.CancelAsync();
+        await Task.WhenAll(pumps);
+
+        long shedByReaders = 0;
+        foreach (var inbox in readers)
+        {
+            inbox.Pump();
+            var queue = inbox.Session.Outbound;
+            // Nothing vanishes silently: delivered + shed = published, for every connection.
+            Assert.Equal(total, inbox.Messages.Count + queue.ShedLow + queue.ShedNormal);
+            Assert.False(inbox.Session.IsClosed);
+            shedByReaders += queue.ShedLow + queue.ShedNormal;
+            foreach (var group in inbox.Messages.GroupBy(m => m.Topic))
+            {
+                var offsets = group.Select(m => m.Offset).ToList();
+                for (var i = 1; i < offsets.Count; i++)
+                {
+                    Assert.True(offsets[i] > offsets[i - 1]);
+                }
+            }
+        }
+
+        Assert.True(shedByReaders > 0, "the test did not overload the readers");
+        var stats = d.GetStats();
+        Assert.Equal(shedByReaders, stats.Shed.Sum());
+        Assert.Equal(0, stats.Shed[(int)Priority.Critical] + stats.Shed[(int)Priority.High]);
+    }
 }
