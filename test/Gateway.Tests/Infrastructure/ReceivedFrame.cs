@@ -19,7 +19,9 @@ public sealed record ReceivedFrame(
     byte[] Payload,
     string Text1,
     string Text2,
-    string Text3)
+    string Text3,
+    uint MaxFrameLength,
+    ushort MaxSubscriptions)
 {
     /// <summary>Copies a decoded frame.</summary>
     public static ReceivedFrame From(in Frame frame) => new(
@@ -36,7 +38,9 @@ public sealed record ReceivedFrame(
         frame.Payload.ToArray(),
         Frame.Decode(frame.Text1),
         Frame.Decode(frame.Text2),
-        Frame.Decode(frame.Text3));
+        Frame.Decode(frame.Text3),
+        frame.MaxFrameLength,
+        frame.MaxSubscriptions);
 
     /// <summary>The payload as UTF-8 text.</summary>
     public string PayloadText => System.Text.Encoding.UTF8.GetString(Payload);

@@ -25,6 +25,7 @@ public sealed class TestClient : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<(WebSocketCloseStatus? Status, string? Description)> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _receiveLoop;
+    private int _disposed;
 
     private TestClient(ClientWebSocket socket)
     {
@@ -183,6 +184,11 @@ public sealed class TestClient : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         if (_socket is not null)
         {
