@@ -197,6 +197,8 @@ class Link {
 const CLIENT_NAME = "archmesh-ts";
 /** A connection that lived this long counts as stable (resets the reconnect backoff). */
 const STABLE_AFTER_MS = 10_000;
+/** A recovery replay that stops short of the announced position for this long is renewed. */
+const REPLAY_IDLE_MS = 1_000;
 const MAX_TIMER_MS = 2_147_483_647;
 
 function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
@@ -711,7 +713,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
   private handleFrame(link: Link, frame: Frame): void {
     switch (frame.kind) {
       case FrameKind.Message:
-        this.onMessage(frame);
+        this.onMessage(link, frame);
         return;
       case FrameKind.Subscribed:
         this.onSubscribed(link, frame);
@@ -753,22 +755,60 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
     }
   }
 
-  private onMessage(frame: MessageFrame): void {
+  private onMessage(link: Link, frame: MessageFrame): void {
     const sub = this.subs.get(frame.topic) ?? (frame.topic === this.userTopic ? this.notificationsSub : frame.topic === BROADCAST_TOPIC ? this.broadcastSub : undefined);
     const message = new GatewayMessage(frame, this);
     if (sub) {
-      if (!this.accept(sub, message)) {
-        sub.duplicatesDropped++;
-        return;
+      const verdict = this.accept(sub, message);
+      if (sub.replayUntil !== undefined) {
+        if (sub.lastSurfaced && sub.lastSurfaced.offset >= sub.replayUntil) this.stopReplayWatch(sub);
+        else this.watchReplay(link, sub);
       }
+      if (verdict === "duplicate") sub.duplicatesDropped++;
+      if (verdict !== "surface") return;
       sub.deliver(message);
     }
     this.emit("message", message);
   }
 
-  /** Dedupe across reconnects: a message at or below the last position surfaced is a duplicate. */
-  private accept(sub: Subscription, message: GatewayMessage): boolean {
-    if (message.isNotification) {
+  /**
+   * A recovery replays every message up to the position announced in Subscribed. If the replay stops short
+   * (the tail was shed on a slow connection, so no later message reveals the gap), renew the subscription
+   * from the last position surfaced once the topic has been quiet for REPLAY_IDLE_MS.
+   */
+  private watchReplay(link: Link, sub: Subscription): void {
+    if (sub.replayTimer !== undefined) clearTimeout(sub.replayTimer);
+    sub.replayTimer = setTimeout(() => {
+      sub.replayTimer = undefined;
+      const until = sub.replayUntil;
+      if (until === undefined || sub.closed || link.dead || sub.repairing || this.subs.get(sub.topic) !== sub) return;
+      if (sub.lastSurfaced && sub.lastSurfaced.offset >= until) {
+        sub.replayUntil = undefined;
+        return;
+      }
+      sub.gapsDetected++;
+      this.repair(sub);
+    }, REPLAY_IDLE_MS);
+    link.timers.push(sub.replayTimer);
+    if (link.timers.length > 64) link.timers.splice(0, link.timers.length - 16);
+  }
+
+  private stopReplayWatch(sub: Subscription): void {
+    sub.replayUntil = undefined;
+    if (sub.replayTimer !== undefined) clearTimeout(sub.replayTimer);
+    sub.replayTimer = undefined;
+  }
+
+  /**
+   * Decides what to do with a message of a subscription:
+   * - "duplicate": at or below the last position surfaced (replay overlap, redelivered notification);
+   * - "hold": a gap was seen (offsets are contiguous in an epoch, so messages were shed on a slow connection):
+   *   the subscription is renewed with Recover from the last position surfaced, and everything after it
+   *   arrives again in order; messages received meanwhile are dropped;
+   * - "surface": hand it to the application.
+   */
+  private accept(sub: Subscription, message: GatewayMessage): "surface" | "duplicate" | "hold" {
+    if (message.isNotification && sub.builtin) {
       // Pending notifications are redelivered (Replayed) on every connect until acked: surface each once.
       const key = message.epoch * (1n << 64n) + message.offset;
       if (sub.seenOffsets.has(key)) {
@@ -776,13 +816,21 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
           const link = this.liveLink();
           if (link) this.trySend(link, { kind: FrameKind.Ack, offset: message.offset, topic: message.topic });
         }
-        return false;
+        return "duplicate";
       }
       sub.seenOffsets.add(key);
       if (sub.seenOffsets.size > 100_000) sub.seenOffsets.delete(sub.seenOffsets.values().next().value as bigint);
     } else {
+      if (sub.repairing) return "hold";
       const last = sub.lastSurfaced;
-      if (last && message.epoch === last.epoch && message.offset <= last.offset) return false;
+      if (last && message.epoch === last.epoch && message.offset <= last.offset) return "duplicate";
+      const expected = last ?? sub.resumeFrom;
+      if (expected && message.epoch === expected.epoch && message.offset > expected.offset + 1n && !message.retained) {
+        sub.gapsDetected++;
+        if (!sub.builtin && this.repair(sub)) return "hold";
+        // Cannot be recovered (broadcast, or no live connection): surface it, flagged.
+        sub.gapPending = true;
+      }
     }
     sub.lastSurfaced = { epoch: message.epoch, offset: message.offset };
     sub.resumeFrom = sub.lastSurfaced;
@@ -790,6 +838,22 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       message.afterGap = true;
       sub.gapPending = false;
     }
+    return "surface";
+  }
+
+  /** Renews a subscription with Recover from its last surfaced position (Unsubscribe, then Subscribe). */
+  private repair(sub: Subscription): boolean {
+    const link = this.liveLink();
+    if (!link) return false;
+    sub.repairing = true;
+    const correlationId = this.nextCorrelation();
+    void this.request(link, correlationId, { kind: FrameKind.Unsubscribe, correlationId, topic: sub.topic })
+      .catch(() => undefined)
+      .then(() => {
+        // A dropped connection resubscribes everything on reconnect anyway.
+        if (link.dead || this.liveLink() !== link || this.subs.get(sub.topic) !== sub) return;
+        this.sendSubscribe(link, sub);
+      });
     return true;
   }
 
@@ -817,6 +881,8 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
     link.pending.delete(frame.correlationId);
     const sub = this.subs.get(frame.topic);
     if (!pending || !sub) return;
+    sub.repairing = false;
+    this.stopReplayWatch(sub);
     const current: StreamPosition = { epoch: frame.epoch, offset: frame.offset };
     const from = sub.resumeFrom;
     if ((frame.flags & FrameFlags.RecoveryFailed) !== 0 && from) {
@@ -829,6 +895,11 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       this.emit("recoveryFailed", { ...event, subscription: sub });
     } else if ((frame.flags & FrameFlags.Recovered) !== 0 && from) {
       sub.setRecovery("recovered");
+      // The replay runs up to the current position; watch that it arrives completely (see watchReplay).
+      if (from.epoch === current.epoch && from.offset < current.offset) {
+        sub.replayUntil = current.offset;
+        this.watchReplay(link, sub);
+      }
       sub.notify("recovered", { topic: sub.topic, from });
     } else {
       sub.setRecovery("fresh");

@@ -74,6 +74,18 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
   duplicatesDropped = 0;
   /** Messages surfaced so far. */
   delivered = 0;
+  /**
+   * Offset gaps seen (messages shed on a slow connection). On a topic subscription each one is repaired by
+   * resubscribing with recovery (then `recovery` is "recovered", or "notRecovered" with `recoveryFailed`);
+   * on the broadcast stream the next message is flagged `afterGap`.
+   */
+  gapsDetected = 0;
+  /** @internal resubscribing after a gap; messages are dropped until Subscribed */
+  repairing = false;
+  /** @internal a recovery replay is expected up to this offset */
+  replayUntil: bigint | undefined;
+  /** @internal */
+  replayTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal created by GatewayClient */
   constructor(owner: SubscriptionOwner, topic: string, builtin: boolean, from?: StreamPosition) {
@@ -167,6 +179,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
     if (this.ended) return;
     this.ended = true;
     this.endError = error;
+    if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
     if (!this.isReady) this.rejectReady(error ?? new Error("Subscription closed."));
     for (const waiter of this.waiters.splice(0)) {
       if (error) waiter.reject(error);

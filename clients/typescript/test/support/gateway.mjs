@@ -265,6 +265,13 @@ export class TcpProxy {
   unblock() {
     this.blocked = false;
   }
+  /** Stops reading from the gateway on the current connections (TCP backpressure: a slow consumer). */
+  stall() {
+    for (const pair of this.pairs) pair.upstream.pause();
+  }
+  unstall() {
+    for (const pair of this.pairs) pair.upstream.resume();
+  }
   /** Freezes the current connections (new ones flow normally). */
   freeze() {
     for (const pair of this.pairs) pair.frozen = true;
