@@ -171,6 +171,43 @@ public sealed class ReconnectRecoveryTests
 
     [Theory]
     [MemberData(nameof(Transports))]
+    public async Task A_half_open_connection_is_detected_by_heartbeats_and_replaced(string transport)
+    {
+        await using var gateway = await TestGateway.StartAsync(nodeId: "node-heartbeat");
+        await using var proxy = new TcpProxy(transport == "tcp" ? gateway.TcpPort : gateway.HttpPort);
+        var token = gateway.Token("hank", subscribe: ["team:*"], publish: ["team:*"]);
+        var options = gateway.Options(transport, token) with
+        {
+            Endpoints = [proxy.UriFor(transport)],
+            HeartbeatInterval = TimeSpan.FromMilliseconds(300),
+            HeartbeatMissesAllowed = 2,
+        };
+        await using var client = await GatewayClient.ConnectAsync(options);
+        await using var publisher = await GatewayClient.ConnectAsync(gateway.Options(transport, token));
+        var topic = $"team:{transport}-heartbeat";
+        await using var subscription = await client.SubscribeAsync(topic);
+
+        var lost = client.StateAsync(e => e.Current == ConnectionState.Reconnecting);
+        var back = client.StateAsync(e => e.Current == ConnectionState.Connected && e.Previous == ConnectionState.Reconnecting);
+        var resubscribed = subscription.ResubscribedAsync();
+        proxy.FreezeExisting();
+
+        // Published into the void: the frozen connection swallows it.
+        var swallowed = await publisher.PublishAsync(topic, "during the freeze");
+
+        var change = await lost;
+        Assert.Equal("heartbeat timeout", change.Reason);
+        await back;
+        Assert.Equal(SubscriptionRecovery.Recovered, (await resubscribed).Outcome);
+
+        var message = await subscription.NextAsync();
+        Assert.Equal("during the freeze", message.GetString());
+        Assert.Equal(swallowed.Position, message.Position);
+        Assert.Equal(GatewayMessageKind.Replayed, message.Kind);
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
     public async Task A_publish_waits_through_a_reconnect_instead_of_failing(string transport)
     {
         await using var gateway = await TestGateway.StartAsync(nodeId: "node-wait");

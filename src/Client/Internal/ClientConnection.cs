@@ -226,8 +226,12 @@ internal sealed class ClientConnection : IAsyncDisposable
                     return;
                 }
 
-                var nonce = Interlocked.Increment(ref _pingNonce);
-                Writer.TryWrite(nonce, static (w, n) => FrameWriter.WritePing(w, n));
+                // Only an idle sender needs a ping: any frame sent counts as activity for the server.
+                if (Environment.TickCount64 - Writer.LastSentTicks >= (long)(interval.TotalMilliseconds * 0.9))
+                {
+                    var nonce = Interlocked.Increment(ref _pingNonce);
+                    Writer.TryWrite(nonce, static (w, n) => FrameWriter.WritePing(w, n));
+                }
             }
         }
         catch (OperationCanceledException)

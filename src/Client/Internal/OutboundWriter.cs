@@ -21,6 +21,7 @@ internal sealed class OutboundWriter
     private bool _scheduled;
     private bool _completed;
     private TaskCompletionSource _drained = NewDrained();
+    private long _lastSentTicks = Environment.TickCount64;
 
     public OutboundWriter(int maxPendingBytes, int maxBatchBytes)
     {
@@ -39,6 +40,9 @@ internal sealed class OutboundWriter
             }
         }
     }
+
+    /// <summary>When the transport last accepted a write (<see cref="Environment.TickCount64"/> ms).</summary>
+    public long LastSentTicks => Interlocked.Read(ref _lastSentTicks);
 
     /// <summary>Encodes one or more frames atomically (they stay adjacent and in order).</summary>
     /// <returns>False when the writer has been completed (connection gone); nothing was queued.</returns>
@@ -144,6 +148,7 @@ internal sealed class OutboundWriter
             {
                 var take = SplitPoint(batch.Span, _maxBatchBytes);
                 await send(batch[..take], cancellationToken).ConfigureAwait(false);
+                Interlocked.Exchange(ref _lastSentTicks, Environment.TickCount64);
                 batch = batch[take..];
             }
 

@@ -14,6 +14,7 @@ public sealed class TcpProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly ConcurrentDictionary<int, (Socket Client, Socket Server)> _pairs = new();
+    private readonly ConcurrentDictionary<int, bool> _frozen = new();
     private readonly CancellationTokenSource _cts = new();
     private readonly Task _acceptLoop;
     private int _nextId;
@@ -52,6 +53,18 @@ public sealed class TcpProxy : IAsyncDisposable
             Reset(pair.Client);
             Reset(pair.Server);
             _pairs.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>
+    /// Silently stops forwarding on every current connection without closing it (a half-open
+    /// connection: both peers think it is up). New connections are forwarded normally.
+    /// </summary>
+    public void FreezeExisting()
+    {
+        foreach (var id in _pairs.Keys)
+        {
+            _frozen[id] = true;
         }
     }
 
@@ -120,13 +133,13 @@ public sealed class TcpProxy : IAsyncDisposable
     private async Task PumpPairAsync(int id, Socket client, Socket server)
     {
         // Both directions run to their end, so a graceful close (FIN after the last bytes) loses nothing.
-        await Task.WhenAll(PumpAsync(client, server), PumpAsync(server, client));
+        await Task.WhenAll(PumpAsync(id, client, server), PumpAsync(id, server, client));
         _pairs.TryRemove(id, out _);
         client.Dispose();
         server.Dispose();
     }
 
-    private static async Task PumpAsync(Socket from, Socket to)
+    private async Task PumpAsync(int id, Socket from, Socket to)
     {
         var buffer = new byte[16 * 1024];
         try
@@ -140,7 +153,10 @@ public sealed class TcpProxy : IAsyncDisposable
                     return;
                 }
 
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                if (!_frozen.ContainsKey(id))
+                {
+                    await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                }
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)

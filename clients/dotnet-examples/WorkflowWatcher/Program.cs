@@ -1,0 +1,73 @@
+using Gateway.Client;
+using WorkflowWatcher;
+
+// Watches one workflow: prints its retained state at once, then every update, across reconnects.
+//   dotnet run -- --url ws://localhost:5080/ws --token $TOKEN --workflow 7f3a
+// Several --url (ws://, wss://, tcp://) are tried in order and used for failover.
+if (!WatcherArguments.TryParse(args, out var arguments, out var problem))
+{
+    await Console.Error.WriteLineAsync(problem);
+    await Console.Error.WriteLineAsync(WatcherArguments.Usage);
+    return 2;
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    // Let the client close cleanly instead of killing the process.
+    e.Cancel = true;
+    stop.Cancel();
+};
+
+var options = new GatewayClientOptions
+{
+    Endpoints = arguments.Urls,
+    Token = arguments.Token,
+    ClientName = "workflow-watcher/1.0",
+    ReceiveNotifications = false,
+    ReceiveBroadcasts = false,
+};
+
+try
+{
+    await using var client = await GatewayClient.ConnectAsync(options, stop.Token);
+    client.StateChanged += (_, e) => Console.Error.WriteLine($"[{DateTimeOffset.Now:HH:mm:ss}] {e.Previous} -> {e.Current}: {e.Reason}{(e.Error is null ? string.Empty : " (" + e.Error.Message + ")")}");
+    Console.Error.WriteLine($"connected to {client.Connection!.Endpoint} (node {client.Connection.NodeId}) as '{client.Connection.UserId}'");
+
+    var topic = "workflow:" + arguments.Workflow;
+    await using var subscription = await client.SubscribeAsync(topic, stop.Token);
+    subscription.Resubscribed += (_, e) => Console.Error.WriteLine($"resubscribed to {e.Topic}: {e.Outcome} (from {e.RequestedFrom}, now {e.Current})");
+    Console.Error.WriteLine($"watching {topic}; Ctrl+C to stop");
+
+    await foreach (var message in subscription.WithCancellation(stop.Token))
+    {
+        var label = message.Kind switch
+        {
+            GatewayMessageKind.Retained => "current state",
+            GatewayMessageKind.Replayed => "missed update",
+            GatewayMessageKind.RecoveryFailed => "history lost",
+            _ => "update",
+        };
+
+        if (message.Kind == GatewayMessageKind.RecoveryFailed)
+        {
+            // A real application would refetch the workflow from its source of truth here.
+            Console.WriteLine($"[{label}] updates may have been missed while disconnected; refetch the workflow state");
+            continue;
+        }
+
+        var gap = message.MissedBefore > 0 ? $" ({message.MissedBefore} skipped before)" : string.Empty;
+        Console.WriteLine($"[{label}] #{message.Offset} {message.Timestamp:HH:mm:ss.fff} {message.Priority}: {message.GetString()}{gap}");
+    }
+
+    return 0;
+}
+catch (OperationCanceledException) when (stop.IsCancellationRequested)
+{
+    return 0;
+}
+catch (GatewayException e)
+{
+    await Console.Error.WriteLineAsync($"gateway error {e.ErrorName}{(e.IsRetryable ? " (retryable)" : string.Empty)}: {e.ServerText}");
+    return 1;
+}
