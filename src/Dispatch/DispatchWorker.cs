@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Gateway.Protocol.Buffers;
 using Gateway.Protocol.Frames;
 
@@ -32,9 +33,13 @@ internal sealed class DispatchWorker
     private long _broadcastSlices;
     private long _wakeups;
 
-    public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity)
+    private readonly TimeSpan _sweepInterval;
+    private long _lastSweep = Stopwatch.GetTimestamp();
+
+    public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity, TimeSpan sweepInterval)
     {
         _dispatcher = dispatcher;
+        _sweepInterval = sweepInterval;
         Index = index;
         Rings = new RingQueue<DispatchItem>[4];
         for (var p = 0; p < 4; p++)
@@ -174,6 +179,12 @@ internal sealed class DispatchWorker
     {
         while (true)
         {
+            if (Stopwatch.GetElapsedTime(_lastSweep) >= _sweepInterval)
+            {
+                _lastSweep = Stopwatch.GetTimestamp();
+                _dispatcher.SweepIdleTopics(this);
+            }
+
             if (RunCycle() > 0)
             {
                 continue;
@@ -194,7 +205,8 @@ internal sealed class DispatchWorker
             if (!HasWork() && !_stopping)
             {
                 Volatile.Write(ref _wakeups, _wakeups + 1);
-                _wake.Wait();
+                // Bounded so an idle worker still sweeps idle topics now and then.
+                _wake.Wait(_sweepInterval);
             }
 
             Interlocked.Exchange(ref _parked, 0);

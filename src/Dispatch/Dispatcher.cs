@@ -71,7 +71,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         _slices = new SessionSlice[workerCount];
         for (var i = 0; i < workerCount; i++)
         {
-            _workers[i] = new DispatchWorker(this, i, options.RingCapacity, options.ControlRingCapacity);
+            _workers[i] = new DispatchWorker(this, i, options.RingCapacity, options.ControlRingCapacity, options.IdleTopicSweepInterval);
             _slices[i] = new SessionSlice();
         }
 
@@ -538,6 +538,12 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
     {
         try
         {
+            if (item.Topic is { Retired: true } retired)
+            {
+                // Queued before its idle topic was dropped: the current state (same owner) takes it.
+                item.Topic = GetOrCreateTopicCore(retired.Name);
+            }
+
             switch (item.Kind)
             {
                 case DispatchItemKind.Publish:
@@ -583,6 +589,35 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
             Interlocked.Increment(ref Counters.WorkerFaults);
             Log.WorkerFault(_logger, ex, worker.Index, item.Kind, item.Topic?.Name);
         }
+    }
+
+    /// <summary>
+    /// Drops idle topics owned by <paramref name="worker"/> (on its thread): no subscribers and an empty
+    /// stream. Keeps the registry bounded by live topics rather than by every topic ever used.
+    /// </summary>
+    /// <returns>The number of topics dropped.</returns>
+    internal int SweepIdleTopics(DispatchWorker worker)
+    {
+        var dropped = 0;
+        foreach (var (name, topic) in _topics)
+        {
+            if (topic.Owner != worker || topic.Kind == TopicKind.Broadcast || topic.Subscribers.Count > 0 || !topic.Stream.IsEmpty)
+            {
+                continue;
+            }
+
+            lock (_topicCreation)
+            {
+                if (_topics.TryRemove(KeyValuePair.Create(name, topic)))
+                {
+                    topic.Retired = true;
+                    topic.Stream.Dispose();
+                    dropped++;
+                }
+            }
+        }
+
+        return dropped;
     }
 
     private static void PatchPosition(FrameBuffer frame, StreamPosition position)

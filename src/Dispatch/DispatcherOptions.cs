@@ -30,6 +30,12 @@ public sealed class DispatcherOptions
     /// <summary>How long an unacknowledged notification stays pending.</summary>
     public TimeSpan PendingTtl { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// How often each worker looks for idle topics to drop (no subscribers, nothing in history after the
+    /// age bound, no retained state, no pending notification). Dropped topics get a new epoch when used again.
+    /// </summary>
+    public TimeSpan IdleTopicSweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -51,6 +57,11 @@ public sealed class DispatcherOptions
         if (MaxPendingPerUser < 0)
         {
             throw new ArgumentException($"{nameof(MaxPendingPerUser)} must not be negative.", nameof(MaxPendingPerUser));
+        }
+
+        if (IdleTopicSweepInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(IdleTopicSweepInterval)} must be positive.", nameof(IdleTopicSweepInterval));
         }
 
         ArgumentNullException.ThrowIfNull(Outbound);

@@ -41,4 +41,10 @@ public interface ITopicStream : IDisposable
 
     /// <summary>Number of pending notifications (user topics).</summary>
     int PendingCount { get; }
+
+    /// <summary>
+    /// True when the stream holds nothing worth keeping (history empty after trimming by age, no
+    /// retained message, no pending notification): the dispatcher may then drop an unsubscribed topic.
+    /// </summary>
+    bool IsEmpty { get; }
 }

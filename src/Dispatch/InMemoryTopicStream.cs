@@ -46,6 +46,17 @@ internal sealed class InMemoryTopicStream : ITopicStream
 
     public int PendingCount => _pending.Count;
 
+    public bool IsEmpty
+    {
+        get
+        {
+            var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            TrimHistory(now);
+            ExpirePending(now);
+            return _count == 0 && _retained is null && _pending.Count == 0;
+        }
+    }
+
     /// <summary>Messages currently in history (tests, stats).</summary>
     public int HistoryCount => _count;
 

@@ -31,6 +31,12 @@ internal sealed class TopicState
 
     public SubscriberSet Subscribers { get; } = new();
 
+    /// <summary>
+    /// Set by the owner when the idle topic was dropped from the registry. Items still carrying this
+    /// state are re-resolved by name on the same owner (same hash), so nothing reaches a dead stream.
+    /// </summary>
+    public bool Retired { get; set; }
+
     public static TopicKind KindOf(string topic)
     {
         if (topic.StartsWith(TopicRules.UserPrefix, StringComparison.Ordinal))

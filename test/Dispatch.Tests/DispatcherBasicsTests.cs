@@ -218,6 +218,8 @@ public class DispatcherBasicsTests
 
             public int PendingCount => inner.PendingCount;
 
+            public bool IsEmpty => inner.IsEmpty;
+
             public StreamPosition Append(FrameBuffer message, Priority priority) => throw new IOException("storage failed");
 
             public bool TryRecover(StreamPosition from, List<FrameBuffer> replay) => inner.TryRecover(from, replay);
