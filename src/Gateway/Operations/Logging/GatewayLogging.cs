@@ -18,7 +18,7 @@ namespace Gateway.Operations.Logging;
 /// Serilog wiring. Serilog is added as a Microsoft.Extensions.Logging provider (replacing the default
 /// console provider), so the usual <c>Logging:LogLevel</c> filters keep working and other providers
 /// (tests capture logs through one) still receive every event. The Serilog logger is configured from the
-/// <c>Serilog</c> section (minimum level, extra sinks, enrichers) and from any <see cref="ILogEventSink"/>
+/// <c>Serilog</c> section (minimum level, default Information; extra sinks; enrichers) and from any <see cref="ILogEventSink"/>
 /// registered in DI; its console sink writes compact JSON outside Development and readable text in
 /// Development (<c>Gateway:Logging:Format</c> = <c>json</c> | <c>text</c> overrides;
 /// <c>Gateway:Logging:Console</c> = <c>false</c> turns it off). Every event carries <c>NodeId</c>,
@@ -28,7 +28,7 @@ internal static class GatewayLogging
 {
     /// <summary>Readable console layout for Development.</summary>
     public const string TextTemplate =
-        "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {NodeId} {SourceContext}{ConnectionId: conn=}: {Message:lj}{NewLine}{Exception}";
+        "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {NodeId} {SourceContext}: {Message:lj}{NewLine}{Exception}";
 
     /// <summary>Registers the Serilog logger, the provider and Serilog's diagnostic context.</summary>
     public static void AddGatewaySerilog(this WebApplicationBuilder builder)
@@ -46,7 +46,7 @@ internal static class GatewayLogging
             var nodeId = new Lazy<string>(() => GatewayProbe.ResolveConfiguredNodeId(configuration));
 
             var logger = new LoggerConfiguration()
-                .MinimumLevel.Debug()
+                .MinimumLevel.Information()
                 .ReadFrom.Configuration(configuration)
                 .ReadFrom.Services(sp)
                 .Enrich.FromLogContext()
@@ -81,10 +81,7 @@ internal static class GatewayLogging
         app.UseSerilogRequestLogging(options =>
         {
             options.Logger = logger;
-            options.GetLevel = (context, _, exception) =>
-                exception is not null || context.Response.StatusCode >= StatusCodes.Status500InternalServerError
-                    ? LogEventLevel.Error
-                    : IsQuietPath(context.Request.Path) ? LogEventLevel.Verbose : LogEventLevel.Information;
+            options.GetLevel = (context, _, exception) => RequestLevel(context, exception);
             options.EnrichDiagnosticContext = (diagnostics, context) =>
             {
                 // Deliberately no headers and no query string: credentials travel there.
@@ -92,6 +89,30 @@ internal static class GatewayLogging
                 diagnostics.Set("WebSocket", context.WebSockets.IsWebSocketRequest);
             };
         });
+    }
+
+    /// <summary>
+    /// Errors at Error; probes, scrapes and dashboard polls at Verbose; successful publishes through the HTTP
+    /// API at Debug (a busy backend would otherwise write one line per message); everything else, refusals
+    /// (4xx) included, at Information.
+    /// </summary>
+    internal static LogEventLevel RequestLevel(HttpContext context, Exception? exception)
+    {
+        var status = context.Response.StatusCode;
+        if (exception is not null || status >= StatusCodes.Status500InternalServerError)
+        {
+            return LogEventLevel.Error;
+        }
+
+        if (IsQuietPath(context.Request.Path))
+        {
+            return LogEventLevel.Verbose;
+        }
+
+        return status < StatusCodes.Status400BadRequest && HttpMethods.IsPost(context.Request.Method)
+            && context.Request.Path.StartsWithSegments("/api/v1", StringComparison.OrdinalIgnoreCase)
+            ? LogEventLevel.Debug
+            : LogEventLevel.Information;
     }
 
     private static bool IsQuietPath(PathString path) =>
