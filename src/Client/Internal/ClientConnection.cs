@@ -290,8 +290,9 @@ internal sealed class ClientConnection : IAsyncDisposable
                 _goAway = true;
                 _logger.LogInformation("Gateway {Endpoint} sent GoAway ({Reason}); reconnecting after {Delay} ms", Endpoint, frame.Text2, frame.Milliseconds);
 
-                // The server closes after flushing; if it does not, leave on our own once the hint is up.
-                _ = CloseAfterAsync(TimeSpan.FromMilliseconds(frame.Milliseconds) + TimeSpan.FromSeconds(5));
+                // Keep reading what the node flushes until it closes, or until the hint is up: then leave on
+                // our own (what was still queued is recovered on the next connection).
+                _ = CloseAfterAsync(TimeSpan.FromMilliseconds(frame.Milliseconds));
                 await _onFrame(this, frame).ConfigureAwait(false);
                 return;
 
