@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.Configuration;
+using Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Gateway.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
