@@ -62,6 +62,9 @@ public sealed class GatewayClient : IAsyncDisposable
     /// <summary>Raised on every change of <see cref="State"/> (on a background thread; keep handlers short).</summary>
     public event EventHandler<ConnectionStateChangedEventArgs>? StateChanged;
 
+    /// <summary>Raised when the gateway accepted a refreshed token (automatic or <see cref="RefreshTokenAsync"/>).</summary>
+    public event EventHandler<TokenRefreshedEventArgs>? TokenRefreshed;
+
     /// <summary>The connection state.</summary>
     public ConnectionState State
     {
@@ -202,6 +205,7 @@ public sealed class GatewayClient : IAsyncDisposable
             _tokenExpiry = expiry;
         }
 
+        Raise(TokenRefreshed, this, new TokenRefreshedEventArgs(expiry));
         return expiry;
     }
 

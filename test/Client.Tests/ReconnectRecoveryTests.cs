@@ -246,10 +246,41 @@ public sealed class ReconnectRecoveryTests
         };
 
         await using var client = await GatewayClient.ConnectAsync(options);
+        var refreshed = new TaskCompletionSource<TokenRefreshedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.TokenRefreshed += (_, e) => refreshed.TrySetResult(e);
         var expiry = await client.RefreshTokenAsync();
 
         Assert.Equal(2, issued);
         Assert.InRange(expiry, DateTimeOffset.UtcNow.AddMinutes(110), DateTimeOffset.UtcNow.AddMinutes(130));
+        Assert.Equal(expiry, (await refreshed.Task.WaitAsync(TestWait.Timeout)).ExpiresAt);
         await client.PingAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_token_about_to_expire_is_refreshed_automatically(string transport)
+    {
+        await using var gateway = await TestGateway.StartAsync(nodeId: "node-autorefresh");
+        var issued = 0;
+        var options = gateway.Options(transport, "unused") with
+        {
+            Token = null,
+            RefreshBeforeExpiry = TimeSpan.FromMinutes(5),
+            TokenProvider = _ =>
+            {
+                // The first token lives 8 s: the client refreshes it half-way, before it expires.
+                var lifetime = Interlocked.Increment(ref issued) == 1 ? TimeSpan.FromSeconds(8) : TimeSpan.FromHours(1);
+                return ValueTask.FromResult(gateway.Token("ivy", lifetime: lifetime));
+            },
+        };
+
+        await using var client = await GatewayClient.ConnectAsync(options);
+        var refreshed = new TaskCompletionSource<TokenRefreshedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.TokenRefreshed += (_, e) => refreshed.TrySetResult(e);
+
+        var report = await refreshed.Task.WaitAsync(TestWait.Timeout);
+        Assert.InRange(report.ExpiresAt, DateTimeOffset.UtcNow.AddMinutes(50), DateTimeOffset.UtcNow.AddMinutes(70));
+        Assert.Equal(2, issued);
+        Assert.Equal(ConnectionState.Connected, client.State);
     }
 }
