@@ -61,7 +61,7 @@ public static class GatewayApp
         services.AddSingleton<KestrelEndpoints>();
         services.AddHostedService<DrainOnShutdown>();
         services.AddHostedService<ConnectionSweeper>();
-        services.AddProblemDetails();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiProblem.CustomizeFrameworkProblem);
         services.AddOpenApi();
         services.Configure<JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Default));
         services.Configure<HostOptions>(o =>
@@ -87,6 +87,8 @@ public static class GatewayApp
 
         var app = builder.Build();
         app.UseExceptionHandler();
+        // Framework refusals (404, 405, 415) become problem+json too, never an empty body.
+        app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         app.Map(WebSocketEndpoint.Path, WebSocketEndpoint.HandleAsync);
         app.MapPublishApi();

@@ -17,6 +17,24 @@ public static class ApiProblem
         return For(new ApiError(info.HttpStatus, (int)code, info.Name, detail, info.Retryable));
     }
 
+    /// <summary>
+    /// Adds <c>code</c>/<c>error</c> to problems the framework writes itself: 415 (a body that is
+    /// not JSON) maps to <c>text_not_supported</c>, whose catalog status is 415.
+    /// </summary>
+    public static void CustomizeFrameworkProblem(ProblemDetailsContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var problem = context.ProblemDetails;
+        if (problem.Status == StatusCodes.Status415UnsupportedMediaType && !problem.Extensions.ContainsKey("error"))
+        {
+            var info = ErrorCatalog.Get(ErrorCode.TextNotSupported);
+            problem.Detail ??= "Send Content-Type: application/json (or application/vnd.archmesh.frames to /api/v1/publish).";
+            problem.Extensions["code"] = (int)ErrorCode.TextNotSupported;
+            problem.Extensions["error"] = info.Name;
+            problem.Extensions["retryable"] = false;
+        }
+    }
+
     /// <summary>Problem for an <see cref="ApiError"/>.</summary>
     public static IResult For(ApiError error)
     {

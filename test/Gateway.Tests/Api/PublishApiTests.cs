@@ -109,6 +109,7 @@ public sealed class PublishApiTests(ServerFixture fixture) : IClassFixture<Serve
         { "api/v1/notify", """{"payload":1}""", "application/json", 400, "malformed_frame" },
         { "api/v1/batch", """{"messages":[]}""", "application/json", 400, "malformed_frame" },
         { "api/v1/publish", "[1,2]", "application/json", 400, "malformed_frame" },
+        { "api/v1/publish", "topic=x", "application/x-www-form-urlencoded", 415, "text_not_supported" },
     };
 
     [Theory]
