@@ -98,7 +98,8 @@
   }
 
   // series: [{ name, color, values: [[timeMs, value], ...] }]
-  function drawChart(id, series) {
+  // range: [t0, t1] shared by every chart, so their time axes line up even where a series has gaps.
+  function drawChart(id, series, range) {
     const svg = $(id);
     if (!svg) return;
     svg.replaceChildren();
@@ -108,8 +109,8 @@
       svg.appendChild(el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty' }, 'collecting data…'));
       return;
     }
-    const t0 = Math.min(...all.map((p) => p[0]));
-    const t1 = Math.max(...all.map((p) => p[0]));
+    const t0 = range ? range[0] : Math.min(...all.map((p) => p[0]));
+    const t1 = range ? range[1] : Math.max(...all.map((p) => p[0]));
     const yMax = niceMax(Math.max(...all.map((p) => p[1])));
     const x = (t) => L + (t1 === t0 ? 0 : (t - t0) / (t1 - t0)) * (W - L - R);
     const y = (v) => T + (1 - v / yMax) * (H - T - B);
@@ -167,21 +168,23 @@
 
   function renderCharts() {
     const samples = points();
-    drawChart('chart-connections', [line(samples, 'connections', '#58a6ff', (s) => s.connections)]);
-    drawChart('chart-published', byPriority(samples, (s) => s.publishedPerSecond));
-    drawChart('chart-delivered', byPriority(samples, (s) => s.deliveredPerSecond));
-    drawChart('chart-shed', byPriority(samples, (s) => s.shedPerSecond));
-    drawChart('chart-e2e', latency(samples, (s) => s.endToEndLatency));
-    drawChart('chart-dispatch', latency(samples, (s) => s.dispatchLatency));
-    drawChart('chart-rings', byPriority(samples, (s) => s.ringDepth));
+    const times = samples.map((s) => Date.parse(s.timestamp));
+    const range = times.length ? [Math.min(...times), Math.max(...times)] : null;
+    drawChart('chart-connections', [line(samples, 'connections', '#58a6ff', (s) => s.connections)], range);
+    drawChart('chart-published', byPriority(samples, (s) => s.publishedPerSecond), range);
+    drawChart('chart-delivered', byPriority(samples, (s) => s.deliveredPerSecond), range);
+    drawChart('chart-shed', byPriority(samples, (s) => s.shedPerSecond), range);
+    drawChart('chart-e2e', latency(samples, (s) => s.endToEndLatency), range);
+    drawChart('chart-dispatch', latency(samples, (s) => s.dispatchLatency), range);
+    drawChart('chart-rings', byPriority(samples, (s) => s.ringDepth), range);
     drawChart('chart-frames', [
       line(samples, 'in', '#58a6ff', (s) => s.framesInPerSecond),
       line(samples, 'out', '#3fb950', (s) => s.framesOutPerSecond),
-    ]);
+    ], range);
     drawChart('chart-failures', [
       line(samples, 'slow consumers', '#d29922', (s) => s.slowConsumerClosesPerSecond),
       line(samples, 'auth failures', '#f85149', (s) => s.authFailuresPerSecond),
-    ]);
+    ], range);
   }
 
   // ---- polling ------------------------------------------------------------------------------
