@@ -220,6 +220,53 @@ public sealed class ClientSessionTests : IClassFixture<GatewayFixture>
 
     [Theory]
     [MemberData(nameof(Transports))]
+    public async Task An_unreachable_first_endpoint_fails_over_to_the_next(string transport)
+    {
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var deadPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        var dead = transport == "tcp" ? new Uri($"tcp://127.0.0.1:{deadPort}") : new Uri($"ws://127.0.0.1:{deadPort}/ws");
+
+        var options = _gateway.Options(transport, _gateway.Token($"failover-{transport}")) with { Endpoints = [dead, _gateway.EndpointFor(transport)] };
+        await using var client = await GatewayClient.ConnectAsync(options);
+
+        Assert.Equal(_gateway.EndpointFor(transport), client.Connection!.Endpoint);
+        await client.PingAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_persisted_position_resumes_in_a_new_client_with_the_missed_messages(string transport)
+    {
+        var topic = $"team:{transport}-resume-{Guid.NewGuid():N}"[..30];
+        var token = _gateway.Token($"resumer-{transport}", subscribe: ["team:*"], publish: ["team:*"]);
+        await using var publisher = await GatewayClient.ConnectAsync(_gateway.Options(transport, token));
+
+        Gateway.Protocol.StreamPosition saved;
+        await using (var first = await GatewayClient.ConnectAsync(_gateway.Options(transport, token)))
+        {
+            await using var subscription = await first.SubscribeAsync(topic);
+            await publisher.PublishAsync(topic, "a");
+            await publisher.PublishAsync(topic, "b");
+            Assert.Equal(["a", "b"], (await subscription.NextAsync(2)).Select(m => m.GetString()));
+            saved = subscription.Position!.Value;
+        }
+
+        await publisher.PublishAsync(topic, "c");
+        await publisher.PublishAsync(topic, "d");
+
+        await using var second = await GatewayClient.ConnectAsync(_gateway.Options(transport, token));
+        await using var resumed = await second.SubscribeAsync(topic, saved);
+        Assert.Equal(SubscriptionRecovery.Recovered, resumed.Recovery);
+        var missed = await resumed.NextAsync(2);
+        Assert.Equal(["c", "d"], missed.Select(m => m.GetString()));
+        Assert.All(missed, m => Assert.Equal(GatewayMessageKind.Replayed, m.Kind));
+        Assert.Equal(saved.Offset + 1, missed[0].Offset);
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
     public async Task Unsubscribe_ends_the_enumeration(string transport)
     {
         var topic = $"team:{transport}-leaving";
