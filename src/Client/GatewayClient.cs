@@ -604,6 +604,13 @@ public sealed class GatewayClient : IAsyncDisposable
         var info = connection.Info!;
         lock (_lock)
         {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                // Disposed while this connection was being established: the supervisor sees it end and stops.
+                connection.Abort("disposed", null);
+                return;
+            }
+
             Connection = info;
             EnsureNotifications(info);
 
