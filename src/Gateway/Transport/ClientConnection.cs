@@ -51,6 +51,7 @@ public abstract class ClientConnection
     private string? _pendingToken;
     private uint _pendingCorrelation;
     private string? _clientName;
+    private bool _connectReceived;
 
     /// <summary>Creates a connection; call <see cref="RunAsync"/> to serve it.</summary>
     private protected ClientConnection(ConnectionServices services, IPAddress? remoteAddress, string transport)
@@ -191,7 +192,8 @@ public abstract class ClientConnection
         var session = Session;
         if (session is null)
         {
-            if (nowMs - _createdMs > options.ConnectTimeout.TotalMilliseconds)
+            // The deadline is for the Connect frame to arrive; its validation (in progress) is not raced against it.
+            if (!Volatile.Read(ref _connectReceived) && nowMs - _createdMs > options.ConnectTimeout.TotalMilliseconds)
             {
                 RequestClose(CloseRequest.Fatal(ErrorCode.ConnectTimeout, $"No Connect frame within {options.ConnectTimeout.TotalSeconds:0.###} s."));
             }
@@ -501,6 +503,7 @@ public abstract class ClientConnection
 
                 _pendingToken = frame.Token;
                 _clientName = Frame.Decode(frame.ClientName);
+                Volatile.Write(ref _connectReceived, true);
                 buffer = buffer.Slice(reader.Position);
                 return Step.Authenticate;
             }

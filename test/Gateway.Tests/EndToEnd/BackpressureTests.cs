@@ -22,6 +22,32 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
         Assert.Equal(FrameKind.Subscribed, (await client.ReceiveAsync()).Kind);
         Assert.Equal(FrameKind.Subscribed, (await client.ReceiveAsync()).Kind);
 
+        // Fan-out to more subscribers keeps the dispatch workers busy, so low traffic is still queued in
+        // the priority rings when the critical message arrives (the situation under test).
+        var others = new List<TestClient>();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                var (other, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken("load" + i, subscribe: ["team:*"]), tcp: true);
+                others.Add(other);
+                await other.SendAsync(Frames.Subscribe(1, "team:low"));
+                Assert.Equal(FrameKind.Subscribed, (await other.ReceiveAsync()).Kind);
+            }
+
+            await PublishAndCheckOvertakingAsync(client);
+        }
+        finally
+        {
+            foreach (var other in others)
+            {
+                await other.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task PublishAndCheckOvertakingAsync(TestClient client)
+    {
         // 3,000 low publishes then one critical, in ONE write: the critical one is published last.
         const int lowCount = 3000;
         await client.SendAsync(w =>

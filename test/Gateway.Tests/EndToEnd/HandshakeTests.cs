@@ -106,8 +106,8 @@ public sealed class HandshakeTests(HandshakeTests.Fixture fixture) : IClassFixtu
     {
         var (client, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken("chatty"));
         await using var _ = client;
-        // Time-based behaviour under test: outlive the idle timeout (2 s) by answering the server's pings.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // Time-based behaviour under test: outlive the idle timeout (3 s) by answering the server's pings.
+        await Task.Delay(TimeSpan.FromSeconds(4.5));
         await client.SendAsync(w => FrameWriter.WritePing(w, 4));
         Assert.Equal(FrameKind.Pong, (await client.ReceiveAsync()).Kind);
     }
@@ -118,7 +118,7 @@ public sealed class HandshakeTests(HandshakeTests.Fixture fixture) : IClassFixtu
         {
             ["Gateway:Connection:ConnectTimeout"] = "00:00:01",
             ["Gateway:Connection:HeartbeatInterval"] = "00:00:00.5",
-            ["Gateway:Connection:IdleTimeout"] = "00:00:02",
+            ["Gateway:Connection:IdleTimeout"] = "00:00:03",
         };
     }
 }

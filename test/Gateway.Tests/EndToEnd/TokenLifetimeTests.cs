@@ -16,7 +16,7 @@ public sealed class TokenLifetimeTests(TokenLifetimeTests.Fixture fixture) : ICl
     [Fact]
     public async Task A_live_connection_is_closed_with_token_expired_when_its_token_expires()
     {
-        var (client, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken("shortlived", lifetime: TimeSpan.FromSeconds(2)));
+        var (client, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken("shortlived", lifetime: TimeSpan.FromSeconds(4)));
         await using var _c = client;
         var (frames, status) = await client.ReadUntilClosedAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(ErrorCode.TokenExpired, frames.Single(f => f.Kind == FrameKind.Error).ErrorCode);
@@ -26,7 +26,7 @@ public sealed class TokenLifetimeTests(TokenLifetimeTests.Fixture fixture) : ICl
     [Fact]
     public async Task Refresh_extends_a_live_connection_past_the_first_tokens_expiry()
     {
-        var (client, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken("refresher", lifetime: TimeSpan.FromSeconds(2)));
+        var (client, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken("refresher", lifetime: TimeSpan.FromSeconds(4)));
         await using var _c = client;
         var fresh = GatewayServer.MintToken("refresher", lifetime: TimeSpan.FromHours(1));
         await client.SendAsync(w => FrameWriter.WriteRefresh(w, 77, fresh));
@@ -36,7 +36,7 @@ public sealed class TokenLifetimeTests(TokenLifetimeTests.Fixture fixture) : ICl
         Assert.True(refreshed.Value > DateTimeOffset.UtcNow.AddMinutes(50).ToUnixTimeSeconds());
 
         // Wait past the first token's expiry (the behaviour under test is time-based), then prove the connection lives.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Task.Delay(TimeSpan.FromSeconds(5));
         await client.SendAsync(w => FrameWriter.WritePing(w, 9));
         var pong = await client.ReceiveAsync();
         Assert.Equal(FrameKind.Pong, pong.Kind);
