@@ -15,7 +15,7 @@ internal sealed partial class SecretRedactionEnricher : ILogEventEnricher
     /// <summary>What a redacted value is replaced with.</summary>
     public const string Marker = "[redacted]";
 
-    private static readonly ScalarValue _marker = new(Marker);
+    private static readonly ScalarValue MarkerValue = new(Marker);
 
     /// <inheritdoc />
     public void Enrich(LogEvent logEvent, ILogEventPropertyFactory propertyFactory)
@@ -23,7 +23,7 @@ internal sealed partial class SecretRedactionEnricher : ILogEventEnricher
         List<LogEventProperty>? updates = null;
         foreach (var (name, value) in logEvent.Properties)
         {
-            var redacted = IsSecretName(name) ? _marker : Redact(value);
+            var redacted = IsSecretName(name) ? MarkerValue : Redact(value);
             if (!ReferenceEquals(redacted, value))
             {
                 (updates ??= []).Add(new LogEventProperty(name, redacted));
@@ -93,7 +93,7 @@ internal sealed partial class SecretRedactionEnricher : ILogEventEnricher
         for (var i = 0; i < props.Length; i++)
         {
             var p = structure.Properties[i];
-            var v = IsSecretName(p.Name) ? _marker : Redact(p.Value);
+            var v = IsSecretName(p.Name) ? MarkerValue : Redact(p.Value);
             changed |= !ReferenceEquals(v, p.Value);
             props[i] = ReferenceEquals(v, p.Value) ? p : new LogEventProperty(p.Name, v);
         }
@@ -107,7 +107,7 @@ internal sealed partial class SecretRedactionEnricher : ILogEventEnricher
         var entries = new List<KeyValuePair<ScalarValue, LogEventPropertyValue>>(dictionary.Elements.Count);
         foreach (var (k, v) in dictionary.Elements)
         {
-            var nv = k.Value is string key && IsSecretName(key) ? _marker : Redact(v);
+            var nv = k.Value is string key && IsSecretName(key) ? MarkerValue : Redact(v);
             changed |= !ReferenceEquals(nv, v);
             entries.Add(new(k, nv));
         }
