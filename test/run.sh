@@ -10,7 +10,7 @@ mkdir -p "$RESULTS"
 
 echo "== dotnet test ($CONFIG)"
 dotnet test Gateway.sln -c "$CONFIG" --nologo \
-  --logger "trx" --logger "console;verbosity=normal" --results-directory "$RESULTS" \
+  --logger "trx" --logger "console;verbosity=minimal" --results-directory "$RESULTS" \
   -- RunConfiguration.TestSessionTimeout=1800000
 
 if [[ -f clients/typescript/package.json ]]; then
