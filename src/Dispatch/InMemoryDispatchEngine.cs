@@ -43,5 +43,6 @@ public sealed class InMemoryDispatchEngine : IDispatchEngine
     }
 
     /// <summary>A random non-zero epoch, so a recreated stream never accepts positions of a previous one.</summary>
-    internal static ulong NewEpoch() => (ulong)Random.Shared.NextInt64(1, long.MaxValue);
+    // 53 bits: epochs travel as JSON numbers in the HTTP API, and JavaScript reads integers exactly only up to 2^53.
+    internal static ulong NewEpoch() => (ulong)Random.Shared.NextInt64(1, 1L << 53);
 }

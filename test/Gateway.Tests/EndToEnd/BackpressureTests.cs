@@ -4,6 +4,7 @@ using Gateway.Dispatch;
 using Gateway.Protocol;
 using Gateway.Protocol.Frames;
 using Gateway.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Tests.EndToEnd;
 
@@ -21,6 +22,8 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
         // Fan-out to more subscribers keeps the dispatch workers busy, so low traffic is still queued in
         // the priority rings when the critical message arrives (the situation under test).
         var others = new List<TestClient>();
+        var dispatcher = _server.App.Services.GetRequiredService<Dispatcher>();
+        var ballast = new List<Session>();
         try
         {
             for (var i = 0; i < 10; i++)
@@ -29,8 +32,10 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
                 others.Add(other);
             }
 
-            // "Under load" depends on scheduling: on a machine busy with other tests the workers may keep up with
-            // the burst. Each attempt uses fresh topics; overtaking must be observed in at least one of them.
+            // "Under load" must not depend on scheduling: 2,000 extra in-process sessions (real dispatcher
+            // sessions, nobody reading them) subscribe to the low topic, so every low message costs the workers
+            // thousands of deliveries and the low burst is certainly still queued in the rings when the critical
+            // message is parsed. Each attempt uses fresh topics; overtaking must be observed in one of them.
             var observations = new List<string>();
             for (var attempt = 0; attempt < 3; attempt++)
             {
@@ -40,6 +45,13 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
                 {
                     await subscriber.SendAsync(Frames.Subscribe(1, low));
                     await subscriber.ReceiveUntilAsync(f => f.Kind == FrameKind.Subscribed && f.Topic == low);
+                }
+
+                for (var i = 0; i < 2000; i++)
+                {
+                    var session = dispatcher.Connect($"ballast-{attempt}-{i}", null);
+                    ballast.Add(session);
+                    Assert.Equal(Gateway.Protocol.Errors.ErrorCode.None, dispatcher.Subscribe(session, low, null, 0, 10));
                 }
 
                 await client.SendAsync(Frames.Subscribe(2, critical));
@@ -56,6 +68,11 @@ public sealed class BackpressureTests(BackpressureTests.Fixture fixture) : IClas
         }
         finally
         {
+            foreach (var session in ballast)
+            {
+                dispatcher.Disconnect(session);
+            }
+
             foreach (var other in others)
             {
                 await other.DisposeAsync();
