@@ -11,9 +11,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ARGS="$*"
 QUICK=0; REPS=3; BUILD=1; EXTRAS=1; OUT=""
 SERVERS="archmesh-ws floor signalr-json signalr-msgpack node-ws"
-WORKLOADS="light moderate saturation idle"
+WORKLOADS="light moderate saturation saturation-push idle"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
@@ -32,7 +33,7 @@ done
 DATE="$(date -u +%Y-%m-%d)"
 if [[ $QUICK == 1 ]]; then
   REPS=1; EXTRAS=0
-  [[ "$WORKLOADS" == "light moderate saturation idle" ]] && WORKLOADS="light saturation"
+  [[ "$WORKLOADS" == "light moderate saturation saturation-push idle" ]] && WORKLOADS="light saturation"
   OUT="${OUT:-$ROOT/bench/results/quick}"
   # CONNS/GROUPS/durations of the smoke run
   CONNS=200; NGROUPS=10; WARMUP=1; DURATION=1.5; DRAIN=1; IDLE_CONNS=500; HOLD=2
@@ -43,7 +44,7 @@ fi
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 LOG="$OUT/compare.log"
-: > "$LOG"
+echo "==== $(date -u) bench/compare.sh $ARGS" >> "$LOG"
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
 
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
@@ -128,10 +129,11 @@ workload_args() {
     light)      echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate 100 ;;
     moderate)   echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate 1000 ;;
     saturation) echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate 0 --window 64 ;;
+    saturation-push) echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate 0 --window 0 ;;
     idle)       echo --scenario idle --connections $IDLE_CONNS --groups 0 --connect-rate 2500 --hold $HOLD --sources 4 ;;
     idle-19k)   echo --scenario idle --connections 19000 --groups 0 --connect-rate 2500 --hold $HOLD --sources 8 --per-process 9500 ;;
     priority)   echo --scenario priority --connections $CONNS --groups $NGROUPS --rate 0 --window 64 --critical-rate 50 ;;
-    slow)       echo --scenario slow --connections $CONNS --groups $NGROUPS --rate 1000 --slow-fraction 0.1 --payload-size 2048 ;;
+    slow)       echo --scenario slow --connections 400 --groups 4 --rate 400 --slow-fraction 0.1 --payload-size 4096 ;;
     churn)      echo --scenario churn --connections $CONNS --groups $NGROUPS --rate 100 --churn-rate 50 ;;
     notify)     echo --scenario notify --connections $CONNS --rate 1000 --ack-fraction 0.9 --reconnect-fraction 0.01 ;;
     fanout-mixed) echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate 1000 --priorities mixed --personal-fraction 0.2 ;;

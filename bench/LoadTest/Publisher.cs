@@ -16,9 +16,11 @@ public sealed class Publisher
     private readonly BenchConnection _conn;
     private readonly SemaphoreSlim _permits;
     private readonly byte _id;
+    private readonly int _window;
 
     public Publisher(BenchConnection conn, byte id, int window, CountingHandler echo)
     {
+        _window = window;
         _conn = conn;
         _id = id;
         _permits = new SemaphoreSlim(0, int.MaxValue);
@@ -153,6 +155,19 @@ public sealed class Publisher
             if (Stopwatch.GetTimestamp() >= stopTicks)
             {
                 break;
+            }
+
+            if (_window <= 0)
+            {
+                // No echo window: as fast as the server takes them (blocking writes = TCP push-back only).
+                for (var k = 0; k < 64; k++)
+                {
+                    Add(seq++, Stopwatch.GetTimestamp(), windowStart, windowEnd, payload);
+                }
+
+                _conn.Flush();
+                Published += 64;
+                continue;
             }
 
             if (!_permits.Wait(1000))

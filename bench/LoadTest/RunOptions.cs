@@ -29,7 +29,7 @@ public sealed class RunOptions
     [Description("Publishes per second, open loop (latency from the scheduled send time); 0 = max, closed loop")]
     public double Rate { get; set; }
 
-    [Description("Closed loop: publishes in flight (sent, not yet echoed back to the publisher)")]
+    [Description("Closed loop: publishes in flight (sent, not yet echoed back to the publisher); 0 = no window, send as fast as the server reads (TCP push-back only)")]
     public int Window { get; set; } = 64;
 
     [Description("Payload bytes (>= 17: scheduled timestamp, sequence, publisher id, filler)")]
