@@ -38,7 +38,7 @@ public static class ChartReport
         }
 
         var md = new StringBuilder("# Charts\n\n");
-        foreach (var group in results.GroupBy(GroupKey).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var group in results.Where(r => r.Scenario != "idle").GroupBy(GroupKey).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var runs = group.OrderBy(r => r.Target, StringComparer.Ordinal).ToList();
             var name = Sanitize(group.Key);
@@ -48,6 +48,7 @@ public static class ChartReport
         }
 
         var traffic = results.Where(r => r.Delivery.DeliveriesPerSec > 0).ToList();
+
         if (traffic.Count > 0)
         {
             Throughput(traffic, Path.Combine(outDir, "throughput.png"));
@@ -59,7 +60,8 @@ public static class ChartReport
     }
 
     private static string GroupKey(RunResult r) =>
-        $"{r.Scenario} {r.Options.Connections}c/{r.Options.Groups}g " + (r.Options.Rate > 0 ? $"{r.Options.Rate.ToString(CultureInfo.InvariantCulture)} pub/s" : "max");
+        (r.Label.Contains("__", StringComparison.Ordinal) ? r.Label.Split("__")[0] + " " : string.Empty) +
+        $"{r.Scenario} {r.Options.Connections}c/{r.Options.Groups}g " + (r.Options.Rate > 0 ? $"{r.Options.Rate.ToString(CultureInfo.InvariantCulture)} pub/s" : r.Options.Window > 0 ? $"max w{r.Options.Window}" : "max push-back");
 
     private static string Sanitize(string s) => new([.. s.Select(c => char.IsLetterOrDigit(c) ? c : '-')]);
 
