@@ -651,9 +651,9 @@ public sealed class Runner
         var seen = new ConcurrentDictionary<int, long>();
         long duplicates = 0;
         var tracker = new NotifyTracker(recorder, seen, () => Interlocked.Increment(ref duplicates));
-        var every = _o.AckFraction >= 1 ? 1 : _o.AckFraction <= 0 ? int.MaxValue : (int)Math.Round(1 / _o.AckFraction);
+        var perMille = (int)Math.Round(Math.Clamp(_o.AckFraction, 0, 1) * 1000);
         var shard = new Shard(_target, _o, tracker);
-        SetConnect(await shard.ConnectAsync(0, _o.Connections, NotifySpecFor(shard, tracker, every), ct).ConfigureAwait(false));
+        SetConnect(await shard.ConnectAsync(0, _o.Connections, NotifySpecFor(shard, tracker, perMille), ct).ConfigureAwait(false));
         var (pubConn, echo) = await ConnectPublisherAsync(1).ConfigureAwait(false);
         var rate = _o.Rate > 0 ? _o.Rate : 1000;
         var pub = new Publisher(pubConn, 1, _o.Window, echo)
@@ -684,7 +684,7 @@ public sealed class Runner
 
                 try
                 {
-                    shard.Connections[idx] = await _target.ConnectAsync(NotifySpecFor(shard, tracker, every)(idx), ct).ConfigureAwait(false);
+                    shard.Connections[idx] = await _target.ConnectAsync(NotifySpecFor(shard, tracker, perMille)(idx), ct).ConfigureAwait(false);
                     Interlocked.Increment(ref reconnects);
                 }
                 catch (Exception e)
@@ -703,13 +703,13 @@ public sealed class Runner
         _r.Extra["reconnects"] = reconnects;
         _r.Extra["redeliveredReplayedFlag"] = recorder.ReplayedCount;
         _r.Extra["duplicatesBySequence"] = Interlocked.Read(ref duplicates);
-        _r.Extra["ackingClientsFraction"] = every == int.MaxValue ? 0 : 1.0 / every;
+        _r.Extra["ackingClientsFraction"] = perMille / 1000.0;
         await pubConn.CloseAsync().ConfigureAwait(false);
         await shard.CloseAllAsync().ConfigureAwait(false);
     }
 
-    private Func<int, ClientSpec> NotifySpecFor(Shard shard, IDeliveryHandler handler, int ackEvery) =>
-        i => new ClientSpec(i, [], false, Shard.Source(_o, i), handler, AutoAck: i % ackEvery == 0, BufferSize: _o.BufferSize);
+    private Func<int, ClientSpec> NotifySpecFor(Shard shard, IDeliveryHandler handler, int ackPerMille) =>
+        i => new ClientSpec(i, [], false, Shard.Source(_o, i), handler, AutoAck: (int)((i * 7919L) % 1000) < ackPerMille, BufferSize: _o.BufferSize);
 
     /// <summary>Counts duplicate notifications per user by payload sequence, then records.</summary>
     private sealed class NotifyTracker(Recorder inner, ConcurrentDictionary<int, long> lastSeq, Action duplicate) : IDeliveryHandler
