@@ -845,14 +845,6 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         if (item.Recover)
         {
             recovered = topic.Stream.TryRecover(new StreamPosition(item.Epoch, item.Offset), replay);
-            if (recovered && !FitsWhole(session, replay))
-            {
-                // A replay the outbound queue cannot hold whole would be shed in part: say so instead of
-                // sending a partial "Recovered" replay (the client refetches state).
-                ReleaseAll(replay);
-                recovered = false;
-            }
-
             flags = recovered ? FrameFlags.Recovered : FrameFlags.RecoveryFailed;
         }
 
@@ -860,14 +852,12 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         FrameWriter.WriteSubscribed(subscribed, item.CorrelationId, topic.Name, position.Epoch, position.Offset, flags);
         session.TryEnqueueControl(subscribed);
 
-        // Replayed and retained copies are queued as non-sheddable (high class; the frame keeps its own
-        // priority byte): live low/normal traffic is shed before them, so a "Recovered" replay stays whole.
-        SendCopies(session, replay, FrameFlags.Replayed, protect: true);
+        SendCopies(session, replay, FrameFlags.Replayed);
         if (!recovered && topic.Kind == TopicKind.Workflow && topic.Stream.Retained is { } retained)
         {
             retained.AddReference();
             replay.Add(retained);
-            SendCopies(session, replay, FrameFlags.Retained, protect: true);
+            SendCopies(session, replay, FrameFlags.Retained);
         }
 
         // Added after the replay, on the owner: the next publish of this topic is the first live one.
@@ -897,28 +887,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
     }
 
     /// <summary>Queues a flagged copy of each frame (releasing the list's references) and clears the list.</summary>
-    private static bool FitsWhole(Session session, List<FrameBuffer> frames)
-    {
-        long bytes = 0;
-        foreach (var frame in frames)
-        {
-            bytes += frame.Length;
-        }
-
-        return session.Outbound.HasRoomFor(frames.Count, bytes);
-    }
-
-    private static void ReleaseAll(List<FrameBuffer> frames)
-    {
-        foreach (var frame in frames)
-        {
-            frame.Release();
-        }
-
-        frames.Clear();
-    }
-
-    private void SendCopies(Session session, List<FrameBuffer> frames, FrameFlags flags, bool protect = false)
+    private void SendCopies(Session session, List<FrameBuffer> frames, FrameFlags flags)
     {
         try
         {
@@ -933,8 +902,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
                 var copy = Pool.Rent(source.Length);
                 copy.Write(source.Span);
                 MemoryMarshal.AsMemory(copy.Memory).Span[FlagsAt] = (byte)flags;
-                var priority = (Priority)(source.Span[PriorityAt] & 3);
-                Deliver(session, copy, protect && priority > Priority.High ? Priority.High : priority);
+                Deliver(session, copy, (Priority)(source.Span[PriorityAt] & 3));
             }
         }
         finally

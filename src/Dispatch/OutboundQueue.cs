@@ -290,18 +290,6 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         return true;
     }
 
-    /// <summary>
-    /// Whether <paramref name="frames"/> more frames of <paramref name="bytes"/> in total would fit right now
-    /// without shedding anything (used to refuse a recovery replay that cannot be delivered whole).
-    /// </summary>
-    internal bool HasRoomFor(int frames, long bytes)
-    {
-        lock (Gate)
-        {
-            return !_completed && _count + frames <= _maxFrames && _bytes + bytes <= _maxBytes;
-        }
-    }
-
     private bool Fits(int size) => _count < _maxFrames && _bytes + size <= _maxBytes;
 
     /// <summary>Evicts queued messages of lower importance than <paramref name="cls"/> (low first, then normal), oldest first.</summary>

@@ -151,35 +151,4 @@ public class RecoveryTests
         Assert.True(await inbox.WaitUntilAsync(i => i.Frames.Count == 1));
         Assert.Equal(FrameFlags.RecoveryFailed, inbox.Frames[0].Flags);
     }
-
-    [Fact]
-    public async Task A_replay_larger_than_the_outbound_queue_is_refused_whole_instead_of_shed_in_part()
-    {
-        await using var h = new Harness(o =>
-        {
-            o.History = new HistoryOptions { MaxMessages = 1000 };
-            o.Outbound = new OutboundQueueOptions { MaxFrames = 16, MaxBytes = 1 << 20 };
-        });
-        var d = h.Dispatcher;
-        PublishResult last = default;
-        for (var i = 0; i < 50; i++)
-        {
-            last = await d.PublishAsync("big", Priority.Low, new byte[] { (byte)i });
-        }
-
-        // 45 missed low-priority messages cannot fit a 16-frame queue: RecoveryFailed, nothing replayed.
-        var tooMany = h.Connect("too-many");
-        Assert.Equal(ErrorCode.None, d.Subscribe(tooMany.Session, "big", new StreamPosition(last.Epoch, 5), 1, 10));
-        Assert.True(await tooMany.WaitUntilAsync(i => i.Frames.Count >= 1));
-        Assert.Equal(FrameFlags.RecoveryFailed, tooMany.Frames[0].Flags);
-
-        // 5 missed ones fit: Recovered, and every one of them arrives (low priority, yet not shed).
-        var few = h.Connect("few");
-        Assert.Equal(ErrorCode.None, d.Subscribe(few.Session, "big", new StreamPosition(last.Epoch, 45), 2, 10));
-        Assert.True(await few.WaitUntilAsync(i => i.Messages.Count >= 5));
-        Assert.Equal(FrameFlags.Recovered, few.Frames[0].Flags);
-        Assert.Equal(new ulong[] { 46, 47, 48, 49, 50 }, few.Messages.Select(m => m.Offset));
-        Assert.All(few.Messages, m => Assert.Equal(FrameFlags.Replayed, m.Flags));
-        Assert.DoesNotContain(tooMany.Messages, m => m.Flags == FrameFlags.Replayed);
-    }
 }
