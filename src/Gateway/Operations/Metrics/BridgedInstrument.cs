@@ -116,12 +116,14 @@ internal sealed class BridgedInstrument
             var labels = keys.Select(PrometheusNaming.LabelName).ToArray();
             try
             {
+                // No exemplars: prometheus-net would otherwise look up the trace context and record an exemplar on
+                // every observation, which profiling showed costing more than the WebSocket send on the write path.
                 _metric = Kind switch
                 {
                     InstrumentKind.Counter or InstrumentKind.ObservableCounter =>
-                        _factory.CreateCounter(Name, Help(), new CounterConfiguration { LabelNames = labels }),
+                        _factory.CreateCounter(Name, Help(), new CounterConfiguration { LabelNames = labels, ExemplarBehavior = ExemplarBehavior.NoExemplars() }),
                     InstrumentKind.Histogram =>
-                        _factory.CreateHistogram(Name, Help(), new HistogramConfiguration { LabelNames = labels, Buckets = _buckets(Instrument) }),
+                        _factory.CreateHistogram(Name, Help(), new HistogramConfiguration { LabelNames = labels, Buckets = _buckets(Instrument), ExemplarBehavior = ExemplarBehavior.NoExemplars() }),
                     _ => _factory.CreateGauge(Name, Help(), new GaugeConfiguration { LabelNames = labels }),
                 };
             }
