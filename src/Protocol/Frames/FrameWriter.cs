@@ -29,8 +29,36 @@ public static class FrameWriter
     /// <summary>Writes a Message frame (server → client); returns the bytes written.</summary>
     public static int WriteMessage(IBufferWriter<byte> writer, ReadOnlySpan<byte> topicUtf8, Priority priority, ulong epoch, ulong offset, long timestamp, ReadOnlySpan<byte> payload, FrameFlags flags = FrameFlags.None)
     {
-        ArgumentNullException.ThrowIfNull(writer);
         CheckTopic(topicUtf8);
+        return WriteMessageCore(writer, topicUtf8, priority, epoch, offset, timestamp, payload, flags);
+    }
+
+    /// <summary>Writes a Message frame with a string topic (encoded straight into the destination).</summary>
+    public static int WriteMessage(IBufferWriter<byte> writer, string topic, Priority priority, ulong epoch, ulong offset, long timestamp, ReadOnlySpan<byte> payload, FrameFlags flags = FrameFlags.None)
+    {
+        Span<byte> t = stackalloc byte[ProtocolLimits.MaxTopicBytes];
+        return WriteMessageCore(writer, EncodeTopic(topic, t), priority, epoch, offset, timestamp, payload, flags);
+    }
+
+    /// <summary>Writes a Publish frame (client → server). <paramref name="correlationId"/> 0 asks for no ack.</summary>
+    public static int WritePublish(IBufferWriter<byte> writer, uint correlationId, Priority priority, ReadOnlySpan<byte> topicUtf8, ReadOnlySpan<byte> payload)
+    {
+        CheckTopic(topicUtf8);
+        return WritePublishCore(writer, correlationId, priority, topicUtf8, payload);
+    }
+
+    /// <summary>Writes a Publish frame with a string topic.</summary>
+    public static int WritePublish(IBufferWriter<byte> writer, uint correlationId, Priority priority, string topic, ReadOnlySpan<byte> payload)
+    {
+        Span<byte> t = stackalloc byte[ProtocolLimits.MaxTopicBytes];
+        return WritePublishCore(writer, correlationId, priority, EncodeTopic(topic, t), payload);
+    }
+
+    // The cores take a topic that is already validated (EncodeTopic validates), so the string overloads
+    // check it once, not twice.
+    private static int WriteMessageCore(IBufferWriter<byte> writer, ReadOnlySpan<byte> topicUtf8, Priority priority, ulong epoch, ulong offset, long timestamp, ReadOnlySpan<byte> payload, FrameFlags flags)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
         CheckFlags(FrameKind.Message, flags);
         CheckPriority(priority);
         var size = GetMessageSize(topicUtf8.Length, payload.Length);
@@ -45,18 +73,9 @@ public static class FrameWriter
         return size;
     }
 
-    /// <summary>Writes a Message frame with a string topic (encoded straight into the destination).</summary>
-    public static int WriteMessage(IBufferWriter<byte> writer, string topic, Priority priority, ulong epoch, ulong offset, long timestamp, ReadOnlySpan<byte> payload, FrameFlags flags = FrameFlags.None)
-    {
-        Span<byte> t = stackalloc byte[ProtocolLimits.MaxTopicBytes];
-        return WriteMessage(writer, EncodeTopic(topic, t), priority, epoch, offset, timestamp, payload, flags);
-    }
-
-    /// <summary>Writes a Publish frame (client → server). <paramref name="correlationId"/> 0 asks for no ack.</summary>
-    public static int WritePublish(IBufferWriter<byte> writer, uint correlationId, Priority priority, ReadOnlySpan<byte> topicUtf8, ReadOnlySpan<byte> payload)
+    private static int WritePublishCore(IBufferWriter<byte> writer, uint correlationId, Priority priority, ReadOnlySpan<byte> topicUtf8, ReadOnlySpan<byte> payload)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        CheckTopic(topicUtf8);
         CheckPriority(priority);
         var size = GetPublishSize(topicUtf8.Length, payload.Length);
         var c = Begin(writer, size, FrameKind.Publish, FrameFlags.None);
@@ -66,13 +85,6 @@ public static class FrameWriter
         c.Bytes(payload);
         writer.Advance(size);
         return size;
-    }
-
-    /// <summary>Writes a Publish frame with a string topic.</summary>
-    public static int WritePublish(IBufferWriter<byte> writer, uint correlationId, Priority priority, string topic, ReadOnlySpan<byte> payload)
-    {
-        Span<byte> t = stackalloc byte[ProtocolLimits.MaxTopicBytes];
-        return WritePublish(writer, correlationId, priority, EncodeTopic(topic, t), payload);
     }
 
     /// <summary>Writes a Connect frame.</summary>
