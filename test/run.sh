@@ -8,6 +8,8 @@ CONFIG="${CONFIG:-Release}"
 RESULTS="${TEST_RESULTS:-artifacts/test-results}"
 mkdir -p "$RESULTS"
 
+bash test/prereqs.sh   # chromium + prometheus (Debian) for the browser and ops tests
+
 echo "== dotnet test ($CONFIG)"
 dotnet test Gateway.sln -c "$CONFIG" --nologo \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$RESULTS" \
