@@ -35,6 +35,27 @@ public sealed class Harness : IAsyncDisposable
         return inbox;
     }
 
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds (true) or the timeout passes (false). Worker counters
+    /// (deliveries, dispatched, faults, slow-consumer closes) are updated after the frames they count are
+    /// already visible to readers, so a test that has seen the frames must wait for the counters.
+    /// </summary>
+    public static async Task<bool> EventuallyAsync(Func<bool> condition, double seconds = 10)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return condition();
+            }
+
+            await Task.Delay(5);
+        }
+
+        return true;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Dispatcher.DisposeAsync();

@@ -135,6 +135,7 @@ public class OrderingStressTests
             }
         }
 
+        Assert.True(await Harness.EventuallyAsync(() => d.GetStats().Dispatched.Sum() == total));
         var stats = d.GetStats();
         Assert.Equal(0, stats.Shed.Sum());
         Assert.Equal(total, stats.Dispatched.Sum());

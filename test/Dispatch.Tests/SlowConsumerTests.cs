@@ -29,6 +29,7 @@ public class SlowConsumerTests
         }
 
         Assert.True(await healthy.WaitForMessagesAsync(100));
+        Assert.True(await Harness.EventuallyAsync(() => d.GetStats().Dispatched[(int)Priority.Low] == 100));
         Assert.Equal(16, stalled.Session.Outbound.Count);
         Assert.Equal(84, stalled.Session.Outbound.ShedLow);
         Assert.Equal(84, d.GetStats().Shed[(int)Priority.Low]);
@@ -41,6 +42,8 @@ public class SlowConsumerTests
             Assert.True(await healthy.WaitForMessagesAsync(101 + i));
         }
 
+        // The healthy reader can see the last frame before the worker has moved on to the stalled session.
+        Assert.True(await Harness.EventuallyAsync(() => d.GetStats().SlowConsumerCloses == 1 && d.FindSession("stalled") is null));
         Assert.Equal(ErrorCode.SlowConsumer, stalled.Session.Outbound.CloseReason);
         Assert.True(stalled.Session.IsClosed);
         Assert.Equal(100, d.GetStats().Shed[(int)Priority.Low]);
