@@ -59,6 +59,12 @@ internal sealed class DispatchWorker
 
     public RingQueue<DispatchItem> Lane { get; }
 
+    /// <summary>
+    /// Outbound queues that received messages in the current drain and whose reader still has to be woken
+    /// (worker thread only). Woken once per drain: one wake-up and one write per connection per batch.
+    /// </summary>
+    public List<OutboundQueue> DeferredWakes { get; } = [];
+
     /// <summary>Reusable scratch list (worker thread only): replay and pending collections.</summary>
     public List<FrameBuffer> Scratch { get; } = [];
 
@@ -215,13 +221,39 @@ internal sealed class DispatchWorker
         _exited = true;
     }
 
+    private void WakeDeferred()
+    {
+        var queues = DeferredWakes;
+        if (queues.Count == 0)
+        {
+            return;
+        }
+
+        // Outside every dispatcher lock and between items: the connections' write loops may run right here
+        // (inline), which is what saves a thread hop per delivery.
+        var inline = _dispatcher.WakeInline;
+        for (var i = 0; i < queues.Count; i++)
+        {
+            queues[i].WakeDeferred(inline);
+        }
+
+        queues.Clear();
+    }
+
     private int Drain(RingQueue<DispatchItem> ring, int budget, int priority)
     {
         var done = 0;
-        while (done < budget && ring.TryDequeue(out var item))
+        try
         {
-            _dispatcher.Process(this, ref item);
-            done++;
+            while (done < budget && ring.TryDequeue(out var item))
+            {
+                _dispatcher.Process(this, ref item);
+                done++;
+            }
+        }
+        finally
+        {
+            WakeDeferred();
         }
 
         if (priority >= 0 && done > 0)

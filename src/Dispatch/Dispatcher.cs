@@ -95,6 +95,9 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
     /// <summary>This node's id.</summary>
     public string NodeId => _options.NodeId;
 
+    /// <summary>Whether woken write loops run on the worker thread (<see cref="DispatcherOptions.WakeInline"/>).</summary>
+    internal bool WakeInline => _options.WakeInline;
+
     /// <summary>Number of worker threads.</summary>
     public int WorkerCount => _workers.Length;
 
@@ -727,7 +730,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         var delivered = 0;
         for (var i = count - 1; i >= 0; i--)
         {
-            switch (queues[i].TryEnqueueMessage(buffer, priority))
+            switch (queues[i].TryEnqueueMessage(buffer, priority, worker.DeferredWakes))
             {
                 case EnqueueResult.Queued:
                     delivered++;
@@ -794,7 +797,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
             for (var i = items.Length - 1; i >= 0; i--)
             {
                 // Backwards: a slow-consumer close removes index i by moving an already-visited session into it.
-                delivered += Deliver(items[i], buffer, priority);
+                delivered += Deliver(items[i], buffer, priority, worker.DeferredWakes);
             }
         }
 
@@ -802,9 +805,9 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         worker.AddDeliveries(delivered);
     }
 
-    private int Deliver(Session session, FrameBuffer buffer, Priority priority)
+    private int Deliver(Session session, FrameBuffer buffer, Priority priority, List<OutboundQueue>? deferredWakes)
     {
-        switch (session.Outbound.TryEnqueueMessage(buffer, priority))
+        switch (session.Outbound.TryEnqueueMessage(buffer, priority, deferredWakes))
         {
             case EnqueueResult.Queued:
                 return 1;
@@ -902,7 +905,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
                 var copy = Pool.Rent(source.Length);
                 copy.Write(source.Span);
                 MemoryMarshal.AsMemory(copy.Memory).Span[FlagsAt] = (byte)flags;
-                Deliver(session, copy, (Priority)(source.Span[PriorityAt] & 3));
+                Deliver(session, copy, (Priority)(source.Span[PriorityAt] & 3), null);
             }
         }
         finally

@@ -9,6 +9,14 @@ public sealed class DispatcherOptions
     /// <summary>Number of dedicated worker threads. 0 or less means <see cref="Environment.ProcessorCount"/>.</summary>
     public int WorkerCount { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Whether a worker, after each drain of a ring, runs the woken connections' write continuations on its
+    /// own thread (true, default) instead of queueing them to the thread pool. Inline saves a thread hop and
+    /// a wake-up per delivery, which dominates at light load; it requires the readers of
+    /// <see cref="OutboundQueue.WaitToReadAsync"/> never to block (the gateway's write loops do not).
+    /// </summary>
+    public bool WakeInline { get; set; } = true;
+
     /// <summary>Slots of each priority ring of each worker (a power of two).</summary>
     public int RingCapacity { get; set; } = 16384;
 

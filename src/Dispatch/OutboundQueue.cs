@@ -36,6 +36,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
 
     private ManualResetValueTaskSourceCore<bool> _core;
     private bool _waiting;
+    private bool _wakeDeferred;
     private CancellationTokenRegistration _cancellation;
 
     /// <summary>Creates a queue with the given bounds (standalone; the dispatcher creates its own).</summary>
@@ -50,7 +51,8 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         _maxFrames = options.MaxFrames;
         _maxBytes = options.MaxBytes;
         _counters = counters;
-        // Continuations (the host's write loop) must never run on a dispatch worker thread.
+        // Continuations (the host's write loop) run on the thread pool, except when a dispatch worker wakes
+        // the reader deliberately at a safe point (WakeDeferred with inline = true).
         _core.RunContinuationsAsynchronously = true;
     }
 
@@ -183,7 +185,15 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     /// Queues a message frame of <paramref name="priority"/>, taking ownership of one reference, and applies
     /// the overflow policy. Called by dispatch workers.
     /// </summary>
-    internal EnqueueResult TryEnqueueMessage(FrameBuffer frame, Priority priority)
+    internal EnqueueResult TryEnqueueMessage(FrameBuffer frame, Priority priority) => TryEnqueueMessage(frame, priority, null);
+
+    /// <summary>
+    /// As <see cref="TryEnqueueMessage(FrameBuffer, Priority)"/>, but a waiting reader is not woken now: the
+    /// queue is added (once) to <paramref name="deferredWakes"/> and the worker wakes it with
+    /// <see cref="WakeDeferred"/> after its batch, so a reader that gets several messages in one batch
+    /// wakes (and writes) once.
+    /// </summary>
+    internal EnqueueResult TryEnqueueMessage(FrameBuffer frame, Priority priority, List<OutboundQueue>? deferredWakes)
     {
         var cls = (byte)((int)priority & 3);
         EnqueueResult result;
@@ -197,7 +207,16 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             else if (Fits(frame.Length) || MakeRoom(frame.Length, cls))
             {
                 Append(frame, cls);
-                wake = TakeWaiter();
+                if (deferredWakes is null)
+                {
+                    wake = TakeWaiter();
+                }
+                else if (_waiting && !_wakeDeferred)
+                {
+                    _wakeDeferred = true;
+                    deferredWakes.Add(this);
+                }
+
                 result = EnqueueResult.Queued;
             }
             else if (cls >= (byte)Priority.Normal)
@@ -227,6 +246,28 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Wakes a reader left waiting by a deferred enqueue. With <paramref name="inline"/> the reader's
+    /// continuation (the host's write loop) runs on the calling thread before this returns: the caller
+    /// must hold no lock and be at a point where re-entrant calls into the dispatcher are safe.
+    /// </summary>
+    internal void WakeDeferred(bool inline)
+    {
+        lock (Gate)
+        {
+            _wakeDeferred = false;
+            if (!_waiting)
+            {
+                return; // already woken (control frame, completion, cancellation)
+            }
+
+            _waiting = false;
+            _core.RunContinuationsAsynchronously = !inline;
+        }
+
+        _core.SetResult(true);
     }
 
     /// <summary>Completes the queue: no more frames are accepted; with <paramref name="discard"/> queued frames are released.</summary>
@@ -274,6 +315,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             }
 
             _waiting = false;
+            _core.RunContinuationsAsynchronously = true;
         }
 
         _core.SetException(new OperationCanceledException(token));
@@ -287,6 +329,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         }
 
         _waiting = false;
+        _core.RunContinuationsAsynchronously = true;
         return true;
     }
 

@@ -88,7 +88,9 @@ public sealed class Inbox
 
             try
             {
-                if (!await Session.Outbound.WaitToReadAsync(timeout.Token))
+                // Workers wake readers inline (DispatcherOptions.WakeInline): hop off the worker thread before
+                // running test code, which may block (the gateway's write loop never does).
+                if (!await Session.Outbound.WaitToReadAsync(timeout.Token).AsTask().ConfigureAwait(ConfigureAwaitOptions.ForceYielding))
                 {
                     Pump();
                     return condition(this);
