@@ -9,14 +9,17 @@ namespace Gateway.Dispatch;
 /// ack, disconnect cleanup), a broadcast lane (slices of broadcasts assigned by the broadcast topic's
 /// owner, FIFO so per-connection order holds) and four priority rings.
 /// Each cycle takes at most <see cref="Budgets"/> items from each priority ring, critical first
-/// (8:4:2:1 = 256:128:64:32): critical waits behind at most one batch of lower items, and low keeps at
-/// least 32 of every 480 dispatch slots (≈6.7 %) under sustained critical load. Many items are handled
-/// per wake-up; the thread parks on an event only after a full pass found every ring empty.
+/// (8:4:2:1 = 1024:512:256:128): critical waits behind at most one batch of lower items, and low keeps at
+/// least 128 of every 1,920 dispatch slots (≈6.7 %) under sustained critical load. Many items are handled
+/// per wake-up; the thread parks on an event only after a full pass found every ring empty. After each
+/// ring's batch the worker wakes every connection that received messages, once (see DeferredWakes):
+/// the batch size is also the coalescing factor under backlog, which is why the budgets are this large
+/// (at 64 normal items per batch, 1,000 publishes/s to 2,000 connections could not be sustained).
 /// </summary>
 internal sealed class DispatchWorker
 {
     /// <summary>Items taken per cycle from the critical, high, normal and low rings.</summary>
-    internal static readonly int[] Budgets = [256, 128, 64, 32];
+    internal static readonly int[] Budgets = [1024, 512, 256, 128];
 
     /// <summary>Items taken per cycle from the control ring and from the broadcast lane.</summary>
     internal const int ControlBudget = 256;

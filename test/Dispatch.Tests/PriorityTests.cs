@@ -33,27 +33,27 @@ public class PriorityTests
     [Fact]
     public async Task Low_progresses_under_sustained_critical_load_by_the_documented_weights()
     {
-        await using var h = new Harness(o => { o.WorkerCount = 1; o.RingCapacity = 4096; }, start: false);
+        await using var h = new Harness(o => { o.WorkerCount = 1; o.RingCapacity = 8192; }, start: false);
         var d = h.Dispatcher;
         var worker = d.Workers[0];
-        for (var i = 0; i < 4000; i++)
+        for (var i = 0; i < 8000; i++)
         {
             d.TryPublish("c", Priority.Critical, [0]);
-            if (i < 1000)
+            if (i < 2000)
             {
                 d.TryPublish("l", Priority.Low, [3]);
                 d.TryPublish("n", Priority.Normal, [2]);
             }
         }
 
-        // Drive the worker loop by hand: each cycle takes 256 critical, 128 high, 64 normal, 32 low.
+        // Drive the worker loop by hand: each cycle takes 1024 critical, 512 high, 256 normal, 128 low.
         for (var cycle = 1; cycle <= 5; cycle++)
         {
             worker.RunCycle();
             var stats = d.GetStats();
-            Assert.Equal(256L * cycle, stats.Dispatched[(int)Priority.Critical]);
-            Assert.Equal(64L * cycle, stats.Dispatched[(int)Priority.Normal]);
-            Assert.Equal(32L * cycle, stats.Dispatched[(int)Priority.Low]);
+            Assert.Equal(1024L * cycle, stats.Dispatched[(int)Priority.Critical]);
+            Assert.Equal(256L * cycle, stats.Dispatched[(int)Priority.Normal]);
+            Assert.Equal(128L * cycle, stats.Dispatched[(int)Priority.Low]);
             Assert.True(stats.RingDepth[(int)Priority.Critical] > 0); // critical was still backlogged
         }
     }
