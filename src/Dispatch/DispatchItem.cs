@@ -30,6 +30,9 @@ internal struct DispatchItem
     public Session? Session;
     public PublishCompletion? Completion;
     public long EnqueuedTimestamp;
+
+    /// <summary>Deliveries this publish was admitted for (its share of the worker's pending deliveries).</summary>
+    public int Cost;
     public ulong Epoch;
     public ulong Offset;
 }

@@ -28,6 +28,7 @@ internal sealed class DispatchWorker
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private readonly long[] _enqueued = new long[4];
     private readonly long[] _dispatched = new long[4];
+    private readonly long[] _pending = new long[4];
     private int _parked;
     private volatile bool _stopping;
     private volatile bool _exited;
@@ -87,11 +88,24 @@ internal sealed class DispatchWorker
 
     public void CountBroadcastSlice() => Volatile.Write(ref _broadcastSlices, _broadcastSlices + 1);
 
-    public bool TryEnqueue(Priority priority, in DispatchItem item)
+    /// <summary>Deliveries admitted at <paramref name="priority"/> and not yet fanned out.</summary>
+    public long PendingDeliveries(int priority) => Volatile.Read(ref _pending[priority]);
+
+    public bool TryEnqueue(Priority priority, in DispatchItem item, int maxPendingDeliveries)
     {
         var p = (int)priority & 3;
+        var cost = item.Cost;
+        var pending = Interlocked.Add(ref _pending[p], cost);
+        if (pending - cost > 0 && pending > maxPendingDeliveries)
+        {
+            // Over the bound and not the only item: refuse (the caller reports overloaded).
+            Interlocked.Add(ref _pending[p], -cost);
+            return false;
+        }
+
         if (!Rings[p].TryEnqueue(item))
         {
+            Interlocked.Add(ref _pending[p], -cost);
             return false;
         }
 
@@ -250,7 +264,19 @@ internal sealed class DispatchWorker
         {
             while (done < budget && ring.TryDequeue(out var item))
             {
-                _dispatcher.Process(this, ref item);
+                var cost = item.Cost;
+                try
+                {
+                    _dispatcher.Process(this, ref item);
+                }
+                finally
+                {
+                    if (cost != 0 && priority >= 0)
+                    {
+                        Interlocked.Add(ref _pending[priority], -cost);
+                    }
+                }
+
                 done++;
             }
         }

@@ -666,8 +666,9 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
             CorrelationId = correlationId,
             Completion = completion,
             EnqueuedTimestamp = Stopwatch.GetTimestamp(),
+            Cost = Math.Max(1, topic.Kind == TopicKind.Broadcast ? ConnectionCount : topic.Subscribers.Count),
         };
-        if (topic.Owner.TryEnqueue(priority, item))
+        if (topic.Owner.TryEnqueue(priority, item, _options.MaxPendingDeliveries))
         {
             return ErrorCode.None;
         }

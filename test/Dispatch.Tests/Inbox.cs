@@ -86,17 +86,23 @@ public sealed class Inbox
                 return true;
             }
 
+            bool more;
+            var cancelled = false;
             try
             {
-                // Workers wake readers inline (DispatcherOptions.WakeInline): hop off the worker thread before
-                // running test code, which may block (the gateway's write loop never does).
-                if (!await Session.Outbound.WaitToReadAsync(timeout.Token).AsTask().ConfigureAwait(ConfigureAwaitOptions.ForceYielding))
-                {
-                    Pump();
-                    return condition(this);
-                }
+                more = await Session.Outbound.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
+            {
+                more = false;
+                cancelled = true;
+            }
+
+            // Workers wake readers inline (DispatcherOptions.WakeInline): hop off the worker thread before
+            // running test code, which may block or even dispose the dispatcher (the gateway's write loop
+            // never does either on the worker).
+            await Task.Yield();
+            if (cancelled || !more)
             {
                 Pump();
                 return condition(this);

@@ -71,3 +71,44 @@ public class InlineWakeTests
         await reader.WaitAsync(TimeSpan.FromSeconds(20));
     }
 }
+
+/// <summary>Admission is bounded by pending deliveries per worker and priority, not by message count.</summary>
+public class PendingDeliveryAdmissionTests
+{
+    [Fact]
+    public async Task Publishes_beyond_the_pending_delivery_bound_are_refused_until_the_worker_catches_up()
+    {
+        await using var h = new Harness(o => { o.WorkerCount = 1; o.MaxPendingDeliveries = 12; }, start: false);
+        var d = h.Dispatcher;
+        var inboxes = Enumerable.Range(0, 5).Select(i => h.Connect($"s{i}")).ToList();
+
+        // A broadcast costs one delivery per connection: 5, 10, then 15 > 12 is refused.
+        Assert.Equal(Gateway.Protocol.Errors.ErrorCode.None, d.TryPublish("broadcast", Priority.Normal, [1]));
+        Assert.Equal(Gateway.Protocol.Errors.ErrorCode.None, d.TryPublish("broadcast", Priority.Normal, [2]));
+        Assert.Equal(Gateway.Protocol.Errors.ErrorCode.Overloaded, d.TryPublish("broadcast", Priority.Normal, [3]));
+        Assert.Equal(1, d.GetStats().RejectedOverloaded);
+
+        // Each priority has its own bound: a saturated normal backlog does not block critical.
+        Assert.Equal(Gateway.Protocol.Errors.ErrorCode.None, d.TryPublish("broadcast", Priority.Critical, [4]));
+
+        d.Start();
+        foreach (var inbox in inboxes)
+        {
+            Assert.True(await inbox.WaitForMessagesAsync(3));
+        }
+
+        Assert.Equal(Gateway.Protocol.Errors.ErrorCode.None, d.TryPublish("broadcast", Priority.Normal, [5]));
+        Assert.True(await inboxes[0].WaitForMessagesAsync(4));
+    }
+
+    [Fact]
+    public async Task One_publish_is_admitted_into_an_empty_backlog_whatever_its_size()
+    {
+        await using var h = new Harness(o => { o.WorkerCount = 1; o.MaxPendingDeliveries = 2; }, start: false);
+        var inboxes = Enumerable.Range(0, 4).Select(i => h.Connect($"s{i}")).ToList();
+        Assert.Equal(Gateway.Protocol.Errors.ErrorCode.None, h.Dispatcher.TryPublish("broadcast", Priority.Low, [1]));
+        Assert.Equal(Gateway.Protocol.Errors.ErrorCode.Overloaded, h.Dispatcher.TryPublish("broadcast", Priority.Low, [2]));
+        h.Dispatcher.Start();
+        Assert.True(await inboxes[3].WaitForMessagesAsync(1));
+    }
+}

@@ -25,6 +25,7 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _authFailures;
     private readonly Counter<long> _protocolErrors;
     private readonly Counter<long> _refused;
+    private readonly Counter<long> _publishBackoffs;
     private readonly Histogram<double> _endToEnd;
     private long _current;
 
@@ -43,6 +44,7 @@ public sealed class GatewayMetrics
         _bytesOut = meter.CreateCounter<long>("gateway.bytes.out", "By", "Frame bytes written to clients, by kind.");
         _authFailures = meter.CreateCounter<long>("gateway.auth.failures", "{failure}", "Failed token or API key checks, by reason.");
         _protocolErrors = meter.CreateCounter<long>("gateway.protocol.errors", "{error}", "Protocol errors sent to clients, by error name.");
+        _publishBackoffs = meter.CreateCounter<long>("gateway.publish.backoffs", "{pause}", "Times a publishing connection stopped being read because the dispatch backlog was full (pushback).");
         _endToEnd = meter.CreateHistogram<double>(
             "gateway.delivery.latency",
             "s",
@@ -86,6 +88,8 @@ public sealed class GatewayMetrics
     internal void AuthFailure(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     internal void ProtocolError(ErrorCode code) => _protocolErrors.Add(1, new KeyValuePair<string, object?>("error", ErrorCatalog.Get(code).Name));
+
+    internal void PublishBackoff() => _publishBackoffs.Add(1);
 
     internal void DeliveryLatency(double seconds) => _endToEnd.Record(seconds);
 

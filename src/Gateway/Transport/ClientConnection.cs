@@ -52,6 +52,11 @@ public abstract class ClientConnection
     private uint _pendingCorrelation;
     private string? _clientName;
     private bool _connectReceived;
+    private long _backoffSinceMs;
+    private bool _retryingPublish;
+
+    /// <summary>Longest a publish waits for the dispatcher's backlog to shrink before it is refused as overloaded.</summary>
+    private const long MaxBackoffMs = 2000;
 
     /// <summary>Creates a connection; call <see cref="RunAsync"/> to serve it.</summary>
     private protected ClientConnection(ConnectionServices services, IPAddress? remoteAddress, string transport)
@@ -293,6 +298,14 @@ public abstract class ClientConnection
                 continue;
             }
 
+            if (step == Step.Backoff)
+            {
+                // The dispatcher's backlog is full: leave the publish in the buffer and stop reading this
+                // connection for a moment, so the publisher is slowed by TCP instead of refused.
+                await Task.Delay(1).ConfigureAwait(false);
+                continue;
+            }
+
             if (IsClosing)
             {
                 // Nothing more is processed: discard the rest so a chatty peer cannot grow the buffer while we close.
@@ -365,6 +378,10 @@ public abstract class ClientConnection
                 }
             }
 
+            // The loop may have been resumed inline on a dispatch worker (DispatcherOptions.WakeInline): leave
+            // that thread before the close sequence (logging, transport close, request teardown), which must
+            // not run on, or wait on, a worker.
+            await Task.Yield();
             var close = _close;
             if (!ok || close.TransportFailed)
             {
@@ -490,8 +507,14 @@ public abstract class ClientConnection
                 return Step.NeedMore;
             }
 
+            // A publish put back by Step.Backoff is parsed again: count and rate-limit it only once.
+            var retry = _retryingPublish;
+            _retryingPublish = false;
             var frameBytes = (int)reader.Consumed;
-            _services.Metrics.FrameIn(frame.Kind, frameBytes);
+            if (!retry)
+            {
+                _services.Metrics.FrameIn(frame.Kind, frameBytes);
+            }
 
             if (Session is null)
             {
@@ -508,7 +531,7 @@ public abstract class ClientConnection
                 return Step.Authenticate;
             }
 
-            if (!Admit(frameBytes, frame.CorrelationId))
+            if (!retry && !Admit(frameBytes, frame.CorrelationId))
             {
                 buffer = buffer.Slice(reader.Position);
                 continue;
@@ -523,7 +546,12 @@ public abstract class ClientConnection
                     HandleUnsubscribe(frame);
                     break;
                 case FrameKind.Publish:
-                    HandlePublish(frame);
+                    if (!HandlePublish(frame))
+                    {
+                        _retryingPublish = true;
+                        return Step.Backoff; // buffer not sliced: the same frame is parsed again afterwards
+                    }
+
                     break;
                 case FrameKind.Ack:
                     _services.Dispatcher.Ack(Session, TopicString(frame.Topic), frame.Offset);
@@ -617,21 +645,30 @@ public abstract class ClientConnection
         }
     }
 
-    private void HandlePublish(in Frame frame)
+    /// <returns>False when the publish must be retried later (dispatch backlog full; see <see cref="ShouldBackOff"/>).</returns>
+    private bool HandlePublish(in Frame frame)
     {
         var topic = TopicString(frame.Topic, out var allowed);
         if (!allowed)
         {
             SendError(ErrorCode.Forbidden, frame.CorrelationId, "The token does not allow publishing to this topic.");
-            return;
+            return true;
         }
 
         // The dispatcher copies a split payload itself; a known topic allocates nothing.
         var error = _services.Dispatcher.TryPublish(frame, Session);
+        if (error == ErrorCode.Overloaded && ShouldBackOff())
+        {
+            return false;
+        }
+
+        _backoffSinceMs = 0;
         if (error != ErrorCode.None)
         {
             SendError(error, frame.CorrelationId, ErrorCatalog.Get(error).Description);
         }
+
+        return true;
     }
 
     private string TopicString(in ReadOnlySequence<byte> topic) => TopicString(topic, out _);
@@ -734,9 +771,27 @@ public abstract class ClientConnection
         QueueLimit = 0,
     });
 
+    /// <summary>
+    /// Pushback on protocol publishers: a publish refused as overloaded (dispatch backlog full) stays in the
+    /// input buffer and the connection is not read for a moment, so the publisher is slowed by TCP instead of
+    /// refused; only after <see cref="MaxBackoffMs"/> of retrying is the overloaded error sent.
+    /// </summary>
+    private bool ShouldBackOff()
+    {
+        var now = Environment.TickCount64;
+        if (_backoffSinceMs == 0)
+        {
+            _backoffSinceMs = now;
+            _services.Metrics.PublishBackoff();
+        }
+
+        return now - _backoffSinceMs < MaxBackoffMs;
+    }
+
     private enum Step
     {
         NeedMore,
+        Backoff,
         Authenticate,
         Refresh,
         Stop,
