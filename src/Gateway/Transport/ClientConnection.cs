@@ -301,7 +301,9 @@ public abstract class ClientConnection
             if (step == Step.Backoff)
             {
                 // The dispatcher's backlog is full: leave the publish in the buffer and stop reading this
-                // connection for a moment, so the publisher is slowed by TCP instead of refused.
+                // connection for a moment, so the publisher is slowed by TCP instead of refused. The silence
+                // is ours, not the peer's: keep the idle timeout from closing a paused publisher.
+                Volatile.Write(ref _lastReceiveMs, Environment.TickCount64);
                 await Task.Delay(1).ConfigureAwait(false);
                 continue;
             }
