@@ -58,12 +58,7 @@ public sealed class ConnectionCapTests
     private static async Task<HttpStatusCode> UpgradeStatusAsync(GatewayServer server)
     {
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.HttpAddress, "ws"));
-        request.Headers.Add("Connection", "Upgrade");
-        request.Headers.Add("Upgrade", "websocket");
-        request.Headers.Add("Sec-WebSocket-Version", "13");
-        request.Headers.Add("Sec-WebSocket-Key", Convert.ToBase64String(new byte[16]));
-        request.Headers.Add("Sec-WebSocket-Protocol", "archmesh.v1");
+        using var request = TestClient.UpgradeRequest(server);
         using var response = await http.SendAsync(request);
         Assert.Equal("too_many_connections", response.Headers.GetValues("X-ArchMesh-Error").Single());
         return response.StatusCode;

@@ -18,13 +18,7 @@ public sealed class HandshakeTests(HandshakeTests.Fixture fixture) : IClassFixtu
         Assert.Contains("403", error.Message, StringComparison.Ordinal);
 
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_server.HttpAddress, "ws"));
-        request.Headers.Add("Connection", "Upgrade");
-        request.Headers.Add("Upgrade", "websocket");
-        request.Headers.Add("Sec-WebSocket-Version", "13");
-        request.Headers.Add("Sec-WebSocket-Key", Convert.ToBase64String(new byte[16]));
-        request.Headers.Add("Sec-WebSocket-Protocol", "archmesh.v1");
-        request.Headers.Add("Origin", "https://evil.example.net");
+        using var request = TestClient.UpgradeRequest(_server, origin: "https://evil.example.net");
         using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("not allowed", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -45,16 +39,7 @@ public sealed class HandshakeTests(HandshakeTests.Fixture fixture) : IClassFixtu
     public async Task Unknown_or_missing_subprotocol_is_refused_with_400_and_a_reason(string? subprotocol)
     {
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_server.HttpAddress, "ws"));
-        request.Headers.Add("Connection", "Upgrade");
-        request.Headers.Add("Upgrade", "websocket");
-        request.Headers.Add("Sec-WebSocket-Version", "13");
-        request.Headers.Add("Sec-WebSocket-Key", Convert.ToBase64String(new byte[16]));
-        if (subprotocol is not null)
-        {
-            request.Headers.Add("Sec-WebSocket-Protocol", subprotocol);
-        }
-
+        using var request = TestClient.UpgradeRequest(_server, subprotocol);
         using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var body = await response.Content.ReadAsStringAsync();

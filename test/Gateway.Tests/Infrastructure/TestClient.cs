@@ -17,6 +17,30 @@ public sealed class TestClient : IAsyncDisposable
     /// <summary>Default wait for an expected frame: generous for a loaded 2-core machine.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// A raw HTTP/1.1 WebSocket upgrade request to <c>/ws</c> (for asserting refusals, which a ClientWebSocket
+    /// only reports as an exception): subprotocol and origin headers only when given.
+    /// </summary>
+    public static HttpRequestMessage UpgradeRequest(GatewayServer server, string? subprotocol = ProtocolVersion.WebSocketSubprotocol, string? origin = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.HttpAddress, "ws"));
+        request.Headers.Add("Connection", "Upgrade");
+        request.Headers.Add("Upgrade", "websocket");
+        request.Headers.Add("Sec-WebSocket-Version", "13");
+        request.Headers.Add("Sec-WebSocket-Key", Convert.ToBase64String(new byte[16]));
+        if (subprotocol is not null)
+        {
+            request.Headers.Add("Sec-WebSocket-Protocol", subprotocol);
+        }
+
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        return request;
+    }
+
     private readonly ClientWebSocket? _socket;
     private readonly TcpClient? _tcp;
     private readonly NetworkStream? _stream;
