@@ -260,29 +260,17 @@ internal sealed class DispatchWorker
     private int Drain(RingQueue<DispatchItem> ring, int budget, int priority)
     {
         var done = 0;
-        try
+        while (done < budget && ring.TryDequeue(out var item))
         {
-            while (done < budget && ring.TryDequeue(out var item))
+            // Process never throws: a fault is caught, logged and counted there.
+            var cost = item.Cost;
+            _dispatcher.Process(this, ref item);
+            if (cost != 0)
             {
-                var cost = item.Cost;
-                try
-                {
-                    _dispatcher.Process(this, ref item);
-                }
-                finally
-                {
-                    if (cost != 0 && priority >= 0)
-                    {
-                        Interlocked.Add(ref _pending[priority], -cost);
-                    }
-                }
-
-                done++;
+                Interlocked.Add(ref _pending[priority], -cost); // only publishes (priority rings) carry a cost
             }
-        }
-        finally
-        {
-            WakeDeferred();
+
+            done++;
         }
 
         if (priority >= 0 && done > 0)
@@ -290,6 +278,8 @@ internal sealed class DispatchWorker
             Volatile.Write(ref _dispatched[priority], _dispatched[priority] + done);
         }
 
+        // Counters first: a reader woken (inline) below already sees them including this batch.
+        WakeDeferred();
         return done;
     }
 }
