@@ -25,12 +25,15 @@ public static class ErrorCatalog
         new(ErrorCode.TokenExpired, "token_expired", true, true, 4002, 401, "The token expired; reconnect with a fresh token."),
         new(ErrorCode.ConnectTimeout, "connect_timeout", true, true, 4003, 408, "No Connect frame arrived within the deadline."),
         new(ErrorCode.IdleTimeout, "idle_timeout", true, true, 4004, 408, "Nothing was received within the idle timeout."),
+        new(ErrorCode.FrameTimeout, "frame_timeout", true, true, 4005, 408, "A frame that had begun did not complete within the frame deadline."),
 
         new(ErrorCode.Forbidden, "forbidden", false, false, 0, 403, "The token does not allow this operation on this topic."),
         new(ErrorCode.NotSubscribed, "not_subscribed", false, false, 0, 409, "The connection is not subscribed to this topic."),
         new(ErrorCode.AlreadySubscribed, "already_subscribed", false, false, 0, 409, "The connection is already subscribed to this topic."),
         new(ErrorCode.PayloadTooLarge, "payload_too_large", false, false, 0, 413, "The payload exceeds the payload limit."),
         new(ErrorCode.TooManySubscriptions, "too_many_subscriptions", false, false, 0, 409, "The connection has the maximum number of subscriptions."),
+        new(ErrorCode.RecoveryIncomplete, "recovery_incomplete", false, false, 0, 409, "A recovery that had started could not be completed; messages after the last replayed offset are missing: refetch state."),
+        new(ErrorCode.IdempotencyConflict, "idempotency_conflict", false, false, 0, 422, "The idempotency key was already used with a different request."),
 
         new(ErrorCode.RateLimited, "rate_limited", true, false, 0, 429, "The frame or byte rate limit was exceeded; slow down."),
         new(ErrorCode.Overloaded, "overloaded", true, false, 0, 503, "The node cannot accept this now; retry later."),

@@ -48,6 +48,8 @@ public enum ErrorCode : ushort
     ConnectTimeout = 0x0203,
     /// <summary>No frame arrived within the idle timeout (half-open connection).</summary>
     IdleTimeout = 0x0204,
+    /// <summary>A frame that had begun did not complete within the frame deadline (a dribbled frame).</summary>
+    FrameTimeout = 0x0205,
 
     // requests (the connection stays open)
     /// <summary>The token does not allow this subscribe or publish.</summary>
@@ -60,6 +62,14 @@ public enum ErrorCode : ushort
     PayloadTooLarge = 0x0304,
     /// <summary>The connection has the maximum number of subscriptions.</summary>
     TooManySubscriptions = 0x0305,
+    /// <summary>
+    /// A recovery answered <c>Recovered</c> could not be completed (history trimmed or unreadable while the
+    /// replay was paged out): messages after the last replayed offset are missing. The subscription stays,
+    /// live messages follow; the client refetches its state as for <c>RecoveryFailed</c>.
+    /// </summary>
+    RecoveryIncomplete = 0x0306,
+    /// <summary>An idempotency key was reused with a different request (HTTP API only).</summary>
+    IdempotencyConflict = 0x0307,
 
     // capacity / flow control
     /// <summary>The per-connection frame or byte rate was exceeded. Retryable after a pause.</summary>
