@@ -19,6 +19,7 @@ internal sealed class DispatchCounters
     public long RejectedEngineUnavailable;
     public long WorkerFaults;
     public long AcksDropped;
+    public long ReplaysIncomplete;
 
     public void CountShed(Priority priority) => Interlocked.Increment(ref Shed[(int)priority & 3]);
 

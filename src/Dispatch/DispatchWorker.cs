@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Gateway.Protocol.Buffers;
 using Gateway.Protocol.Frames;
@@ -26,6 +27,7 @@ internal sealed class DispatchWorker
 
     private readonly Dispatcher _dispatcher;
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
+    private readonly ConcurrentQueue<ReplayCursor> _replays = new();
     private readonly long[] _enqueued = new long[4];
     private readonly long[] _dispatched = new long[4];
     private readonly long[] _pending = new long[4];
@@ -125,6 +127,16 @@ internal sealed class DispatchWorker
         return true;
     }
 
+    /// <summary>
+    /// Queues the continuation of a paged replay (from a connection's drain signal). Never refused: at most one
+    /// entry per replay in progress is queued at a time (<see cref="ReplayCursor.Scheduled"/>).
+    /// </summary>
+    public void ScheduleReplay(ReplayCursor cursor)
+    {
+        _replays.Enqueue(cursor);
+        Signal();
+    }
+
     public bool TryEnqueueLane(in DispatchItem item)
     {
         if (!Lane.TryEnqueue(item))
@@ -169,7 +181,7 @@ internal sealed class DispatchWorker
 
     public bool HasWork()
     {
-        if (!Control.IsEmpty || !Lane.IsEmpty)
+        if (!Control.IsEmpty || !Lane.IsEmpty || !_replays.IsEmpty)
         {
             return true;
         }
@@ -189,6 +201,7 @@ internal sealed class DispatchWorker
     public int RunCycle()
     {
         var done = Drain(Control, ControlBudget, -1);
+        done += DrainReplays();
         done += Drain(Lane, ControlBudget, -1);
         for (var p = 0; p < 4; p++)
         {
@@ -255,6 +268,20 @@ internal sealed class DispatchWorker
         }
 
         queues.Clear();
+    }
+
+    private int DrainReplays()
+    {
+        var done = 0;
+        while (done < ControlBudget && _replays.TryDequeue(out var cursor))
+        {
+            Volatile.Write(ref cursor.Scheduled, 0); // before paging: a refusal re-arms the drain signal
+            _dispatcher.ContinueReplay(this, cursor);
+            done++;
+        }
+
+        WakeDeferred();
+        return done;
     }
 
     private int Drain(RingQueue<DispatchItem> ring, int budget, int priority)

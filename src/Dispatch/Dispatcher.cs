@@ -21,13 +21,8 @@ namespace Gateway.Dispatch;
 /// and fans the once-serialized Message frame out to every subscriber's <see cref="OutboundQueue"/>.
 /// See docs/dispatch.md for the design.
 /// </summary>
-public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
+public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 {
-    // Message frame layout (protocol v1): header(6) priority(1) epoch(8) offset(8) timestamp(8) ...
-    private const int FlagsAt = 5;
-    private const int PriorityAt = 6;
-    private const int EpochAt = 7;
-    private const int OffsetAt = 15;
     private const int PublishAckSize = ProtocolLimits.HeaderSize + 4 + 8 + 8;
 
     private readonly DispatcherOptions _options;
@@ -496,6 +491,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
             RejectedEngineUnavailable = Volatile.Read(ref c.RejectedEngineUnavailable),
             WorkerFaults = Volatile.Read(ref c.WorkerFaults),
             AcksDropped = Volatile.Read(ref c.AcksDropped),
+            ReplaysIncomplete = Volatile.Read(ref c.ReplaysIncomplete),
             Connections = ConnectionCount,
             Topics = TopicCount,
             Workers = _workers.Length,
@@ -567,6 +563,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
                     ProcessSubscribe(worker, ref item);
                     break;
                 case DispatchItemKind.Unsubscribe:
+                    CancelReplay(item.Session!, item.Topic!);
                     item.Topic!.Subscribers.Remove(item.Session!);
                     if (!item.Session!.IsClosed)
                     {
@@ -577,6 +574,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 
                     break;
                 case DispatchItemKind.RemoveSubscriber:
+                    CancelReplay(item.Session!, item.Topic!);
                     item.Topic!.Subscribers.Remove(item.Session!);
                     break;
                 case DispatchItemKind.AttachUser:
@@ -604,7 +602,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         var dropped = 0;
         foreach (var (name, topic) in _topics)
         {
-            if (topic.Owner != worker || topic.Kind == TopicKind.Broadcast || topic.Subscribers.Count > 0 || !topic.Stream.IsEmpty)
+            if (topic.Owner != worker || topic.Kind == TopicKind.Broadcast || topic.Subscribers.Count > 0 || topic.ActiveReplays > 0 || !topic.Stream.IsEmpty)
             {
                 continue;
             }
@@ -626,9 +624,7 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
     private static void PatchPosition(FrameBuffer frame, StreamPosition position)
     {
         // The frame was serialized once at publish with a zero position; the owning worker fills it in.
-        var span = MemoryMarshal.AsMemory(frame.Memory).Span;
-        BinaryPrimitives.WriteUInt64BigEndian(span[EpochAt..], position.Epoch);
-        BinaryPrimitives.WriteUInt64BigEndian(span[OffsetAt..], position.Offset);
+        MessageFrameLayout.WritePosition(MemoryMarshal.AsMemory(frame.Memory).Span, position.Epoch, position.Offset);
     }
 
     private ErrorCode CheckPublish(Priority priority, int payloadLength)
@@ -830,94 +826,6 @@ public sealed class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         Interlocked.Increment(ref Counters.SlowConsumerCloses);
         Log.SlowConsumer(_logger, session.ConnectionId);
         RemoveFromRegistries(session);
-    }
-
-    private void ProcessSubscribe(DispatchWorker worker, ref DispatchItem item)
-    {
-        var topic = item.Topic!;
-        var session = item.Session!;
-        if (session.IsClosed)
-        {
-            return;
-        }
-
-        var position = topic.Stream.Position;
-        var replay = worker.Scratch;
-        replay.Clear();
-        var flags = FrameFlags.None;
-        var recovered = false;
-        if (item.Recover)
-        {
-            recovered = topic.Stream.TryRecover(new StreamPosition(item.Epoch, item.Offset), replay);
-            flags = recovered ? FrameFlags.Recovered : FrameFlags.RecoveryFailed;
-        }
-
-        var subscribed = Pool.Rent(ProtocolLimits.HeaderSize + 4 + 8 + 8 + 1 + topic.Utf8.Length);
-        FrameWriter.WriteSubscribed(subscribed, item.CorrelationId, topic.Name, position.Epoch, position.Offset, flags);
-        session.TryEnqueueControl(subscribed);
-
-        SendCopies(session, replay, FrameFlags.Replayed);
-        if (!recovered && topic.Kind == TopicKind.Workflow && topic.Stream.Retained is { } retained)
-        {
-            retained.AddReference();
-            replay.Add(retained);
-            SendCopies(session, replay, FrameFlags.Retained);
-        }
-
-        // Added after the replay, on the owner: the next publish of this topic is the first live one.
-        if (!session.IsClosed)
-        {
-            topic.Subscribers.Add(session);
-        }
-    }
-
-    private void ProcessAttachUser(DispatchWorker worker, ref DispatchItem item)
-    {
-        var topic = item.Topic!;
-        var session = item.Session!;
-        if (session.IsClosed)
-        {
-            return;
-        }
-
-        var pending = worker.Scratch;
-        pending.Clear();
-        topic.Stream.CollectPending(pending);
-        SendCopies(session, pending, FrameFlags.Replayed);
-        if (!session.IsClosed)
-        {
-            topic.Subscribers.Add(session);
-        }
-    }
-
-    /// <summary>Queues a flagged copy of each frame (releasing the list's references) and clears the list.</summary>
-    private void SendCopies(Session session, List<FrameBuffer> frames, FrameFlags flags)
-    {
-        try
-        {
-            foreach (var source in frames)
-            {
-                if (session.IsClosed)
-                {
-                    continue;
-                }
-
-                // Flags live in the header, so a replayed/retained frame is a pooled copy (rare path).
-                var copy = Pool.Rent(source.Length);
-                copy.Write(source.Span);
-                MemoryMarshal.AsMemory(copy.Memory).Span[FlagsAt] = (byte)flags;
-                Deliver(session, copy, (Priority)(source.Span[PriorityAt] & 3), null);
-            }
-        }
-        finally
-        {
-            foreach (var source in frames)
-            {
-                source.Release();
-            }
-
-            frames.Clear();
-        }
     }
 
     private void RemoveFromRegistries(Session session)

@@ -58,6 +58,9 @@ public sealed class DispatcherStats
     /// <summary>Acks dropped because a control ring was full (the notification stays pending: at-least-once).</summary>
     public long AcksDropped { get; init; }
 
+    /// <summary>Recoveries that started (Recovered) but could not be completed: answered with recovery_incomplete.</summary>
+    public long ReplaysIncomplete { get; init; }
+
     /// <summary>Registered connections.</summary>
     public int Connections { get; init; }
 

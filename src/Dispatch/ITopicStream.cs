@@ -24,17 +24,30 @@ public interface ITopicStream : IDisposable
     StreamPosition Append(FrameBuffer message, Priority priority);
 
     /// <summary>
-    /// Adds (with one reference each, in offset order) every message after <paramref name="from"/> to
-    /// <paramref name="replay"/>; false, adding nothing, when that cannot be done completely (other epoch,
-    /// trimmed history, or a position in the future).
+    /// Paged range read of history for recovery: adds (with one reference each, in offset order) the
+    /// messages right after <paramref name="after"/> to <paramref name="page"/>, at most
+    /// <paramref name="maxMessages"/> and, beyond the first, at most <paramref name="maxBytes"/>. The caller
+    /// pages on from the last offset returned. The page is contiguous: it starts at <c>after.Offset + 1</c>
+    /// and has no hole; when that cannot be guaranteed the read is <see cref="HistoryReadStatus.Gone"/>.
     /// </summary>
-    bool TryRecover(StreamPosition from, List<FrameBuffer> replay);
+    /// <returns>
+    /// <see cref="HistoryReadStatus.More"/> (more may follow), <see cref="HistoryReadStatus.End"/> (the page
+    /// reaches the current position; possibly empty), or <see cref="HistoryReadStatus.Gone"/> (other epoch,
+    /// a position in the future, or the next offset is no longer held: nothing added).
+    /// </returns>
+    HistoryReadStatus ReadHistory(StreamPosition after, int maxMessages, long maxBytes, List<FrameBuffer> page);
 
     /// <summary>The retained latest message (workflow topics), without a new reference; null when none.</summary>
     FrameBuffer? Retained { get; }
 
-    /// <summary>Adds (with one reference each, in offset order) the unexpired unacknowledged notifications.</summary>
-    void CollectPending(List<FrameBuffer> pending);
+    /// <summary>
+    /// Paged read of the unexpired, unacknowledged notifications (user topics) with an offset greater than
+    /// <paramref name="afterOffset"/>: adds them (one reference each, in offset order) to
+    /// <paramref name="page"/>, at most <paramref name="maxMessages"/> and, beyond the first, at most
+    /// <paramref name="maxBytes"/>.
+    /// </summary>
+    /// <returns>True when the page reaches the last pending notification (possibly empty).</returns>
+    bool ReadPending(ulong afterOffset, int maxMessages, long maxBytes, List<FrameBuffer> page);
 
     /// <summary>Acknowledges the notification at <paramref name="offset"/>; false when it was not pending.</summary>
     bool Acknowledge(ulong offset);
@@ -47,4 +60,17 @@ public interface ITopicStream : IDisposable
     /// retained message, no pending notification): the dispatcher may then drop an unsubscribed topic.
     /// </summary>
     bool IsEmpty { get; }
+}
+
+/// <summary>Outcome of <see cref="ITopicStream.ReadHistory"/>.</summary>
+public enum HistoryReadStatus
+{
+    /// <summary>A page was read; more messages follow.</summary>
+    More,
+
+    /// <summary>The page reaches the stream's current position.</summary>
+    End,
+
+    /// <summary>The range cannot be read completely (epoch changed, trimmed, or in the future): recovery fails.</summary>
+    Gone,
 }

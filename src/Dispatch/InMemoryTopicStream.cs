@@ -99,51 +99,104 @@ internal sealed class InMemoryTopicStream : ITopicStream
         return new StreamPosition(_epoch, offset);
     }
 
-    public bool TryRecover(StreamPosition from, List<FrameBuffer> replay)
+    public HistoryReadStatus ReadHistory(StreamPosition after, int maxMessages, long maxBytes, List<FrameBuffer> page)
     {
-        if (from.Epoch != _epoch || from.Offset > _lastOffset)
+        if (after.Epoch != _epoch || after.Offset > _lastOffset)
         {
-            return false;
+            return HistoryReadStatus.Gone;
         }
 
-        if (from.Offset == _lastOffset)
+        if (after.Offset == _lastOffset)
         {
-            return true; // nothing missed
+            return HistoryReadStatus.End; // nothing missed
         }
 
         TrimHistory(_time.GetUtcNow().ToUnixTimeMilliseconds());
-        if (_count == 0)
+        if (_count == 0 || _history[_head].Offset > after.Offset + 1)
         {
-            return false;
+            return HistoryReadStatus.Gone; // the message right after the position was trimmed
         }
 
-        var first = _history[_head].Offset;
-        if (first > from.Offset + 1)
+        // Offsets in history increase but may skip one too large to keep: find the next by binary search,
+        // and treat any hole in the range as Gone (a replay is complete or fails, never partial).
+        int lo = 0, hi = _count - 1;
+        while (lo < hi)
         {
-            return false; // the message right after the client's position was trimmed
-        }
-
-        for (var i = 0; i < _count; i++)
-        {
-            ref var entry = ref _history[(_head + i) % _history.Length];
-            if (entry.Offset > from.Offset)
+            var mid = (lo + hi) >>> 1;
+            if (_history[(_head + mid) % _history.Length].Offset <= after.Offset)
             {
-                entry.Buffer.AddReference();
-                replay.Add(entry.Buffer);
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
             }
         }
 
-        return true;
+        var expected = after.Offset + 1;
+        long bytes = 0;
+        var added = 0;
+        for (var i = lo; i < _count && added < maxMessages; i++)
+        {
+            ref var entry = ref _history[(_head + i) % _history.Length];
+            if (entry.Offset != expected)
+            {
+                break;
+            }
+
+            if (added > 0 && bytes + entry.Buffer.Length > maxBytes)
+            {
+                break;
+            }
+
+            entry.Buffer.AddReference();
+            page.Add(entry.Buffer);
+            bytes += entry.Buffer.Length;
+            added++;
+            expected++;
+        }
+
+        if (added == 0)
+        {
+            return HistoryReadStatus.Gone; // a hole right at the start (a message too large for history)
+        }
+
+        return expected - 1 == _lastOffset ? HistoryReadStatus.End : HistoryReadStatus.More;
     }
 
-    public void CollectPending(List<FrameBuffer> pending)
+    public bool ReadPending(ulong afterOffset, int maxMessages, long maxBytes, List<FrameBuffer> page)
     {
         ExpirePending(_time.GetUtcNow().ToUnixTimeMilliseconds());
-        foreach (var entry in _pending)
+        int lo = 0, hi = _pending.Count;
+        while (lo < hi)
         {
-            entry.Buffer.AddReference();
-            pending.Add(entry.Buffer);
+            var mid = (lo + hi) >>> 1;
+            if (_pending[mid].Offset <= afterOffset)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
         }
+
+        long bytes = 0;
+        var i = lo;
+        for (; i < _pending.Count && i - lo < maxMessages; i++)
+        {
+            var buffer = _pending[i].Buffer;
+            if (i > lo && bytes + buffer.Length > maxBytes)
+            {
+                break;
+            }
+
+            buffer.AddReference();
+            page.Add(buffer);
+            bytes += buffer.Length;
+        }
+
+        return i == _pending.Count;
     }
 
     public bool Acknowledge(ulong offset)

@@ -14,15 +14,22 @@ namespace Gateway.Dispatch;
 /// Overflow policy (§3): an incoming <c>low</c> message that does not fit is shed; an incoming
 /// <c>normal</c> first evicts queued <c>low</c> messages (oldest first), else is shed; an incoming
 /// <c>critical</c>/<c>high</c> evicts queued <c>low</c>, then queued <c>normal</c>, and if it still does not
-/// fit the queue is closed with <see cref="ErrorCode.SlowConsumer"/>. Control frames are never shed
-/// and may exceed the bounds (they are few and small: their rate is limited by the host).
+/// fit even within the burst allowance (<see cref="OutboundQueueOptions.BurstFrames"/>/<see cref="OutboundQueueOptions.BurstBytes"/>,
+/// which only they may use) the queue is closed with <see cref="ErrorCode.SlowConsumer"/>. Control frames are
+/// never shed and may exceed the bounds (they are few and small: their rate is limited by the host).
+/// Replayed frames (recovery, pending notifications) are flow-controlled instead of shed: they are admitted
+/// only while the queue is under half its bounds (<see cref="TryEnqueueReplay"/>), are never evicted, and
+/// when refused the queue signals its drain (<see cref="Drained"/>) so the dispatcher queues the next page.
 /// </summary>
 public sealed class OutboundQueue : IValueTaskSource<bool>
 {
     private const byte ControlClass = 4;
+    private const byte ReplayClass = 5;
 
     private readonly int _maxFrames;
     private readonly long _maxBytes;
+    private readonly int _burstFrames;
+    private readonly long _burstBytes;
     private readonly DispatchCounters? _counters;
 
     private Entry[] _entries = [];
@@ -37,6 +44,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     private ManualResetValueTaskSourceCore<bool> _core;
     private bool _waiting;
     private bool _wakeDeferred;
+    private bool _drainSignalArmed;
     private CancellationTokenRegistration _cancellation;
 
     /// <summary>Creates a queue with the given bounds (standalone; the dispatcher creates its own).</summary>
@@ -50,6 +58,8 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         ArgumentNullException.ThrowIfNull(options);
         _maxFrames = options.MaxFrames;
         _maxBytes = options.MaxBytes;
+        _burstFrames = options.BurstFrames;
+        _burstBytes = options.BurstBytes;
         _counters = counters;
         // Continuations (the host's write loop) run on the thread pool, except when a dispatch worker wakes
         // the reader deliberately at a safe point (WakeDeferred with inline = true).
@@ -72,6 +82,12 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             }
         }
     }
+
+    /// <summary>
+    /// Called (outside the queue's lock, on the reader's thread) by the first <see cref="DrainTo"/> after a
+    /// <see cref="TryEnqueueReplay"/> was refused for lack of room: the next replay page can be queued now.
+    /// </summary>
+    internal Action? Drained { get; set; }
 
     /// <summary>Queued frames.</summary>
     public int Count => Volatile.Read(ref _count);
@@ -132,8 +148,25 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     public int DrainTo(List<FrameBuffer> destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
+        var moved = DrainCore(destination, out var signal);
+        if (signal)
+        {
+            Drained?.Invoke();
+        }
+
+        return moved;
+    }
+
+    private int DrainCore(List<FrameBuffer> destination, out bool signal)
+    {
         lock (Gate)
         {
+            signal = _drainSignalArmed && _count > 0;
+            if (signal)
+            {
+                _drainSignalArmed = false;
+            }
+
             var count = _count;
             var entries = _entries;
             for (var i = 0; i < count; i++)
@@ -182,6 +215,50 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     }
 
     /// <summary>
+    /// Queues a replayed frame (recovery page, pending notification, retained state), taking ownership, when
+    /// the queue is under half its bounds (or empty, so a replay always progresses), or unconditionally with
+    /// <paramref name="force"/>. Replayed frames are never shed nor evicted: the dispatcher pages them in as
+    /// the reader drains. When refused (false: the frame is NOT consumed), the drain signal is armed under
+    /// the same lock, so the next <see cref="DrainTo"/> calls <see cref="Drained"/> — no lost wake-up.
+    /// Also false (not consumed, not armed) when the queue is completed.
+    /// </summary>
+    internal bool TryEnqueueReplay(FrameBuffer frame, bool force, List<OutboundQueue>? deferredWakes)
+    {
+        bool wake = false;
+        lock (Gate)
+        {
+            if (_completed)
+            {
+                return false;
+            }
+
+            if (!force && _count > 0 && (_count >= _maxFrames / 2 || _bytes + frame.Length > _maxBytes / 2))
+            {
+                _drainSignalArmed = true;
+                return false;
+            }
+
+            Append(frame, ReplayClass);
+            if (deferredWakes is null)
+            {
+                wake = TakeWaiter();
+            }
+            else if (_waiting && !_wakeDeferred)
+            {
+                _wakeDeferred = true;
+                deferredWakes.Add(this);
+            }
+        }
+
+        if (wake)
+        {
+            _core.SetResult(true);
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Queues a message frame of <paramref name="priority"/>, taking ownership of one reference, and applies
     /// the overflow policy. Called by dispatch workers.
     /// </summary>
@@ -204,7 +281,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             {
                 result = EnqueueResult.Closed;
             }
-            else if (Fits(frame.Length) || MakeRoom(frame.Length, cls))
+            else if (Fits(frame.Length) || MakeRoom(frame.Length, cls) || (cls < (byte)Priority.Normal && FitsBurst(frame.Length)))
             {
                 Append(frame, cls);
                 if (deferredWakes is null)
@@ -334,6 +411,9 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     }
 
     private bool Fits(int size) => _count < _maxFrames && _bytes + size <= _maxBytes;
+
+    // critical/high only: one burst (e.g. the largest HTTP batch) must not close a reader that keeps up.
+    private bool FitsBurst(int size) => _count < _maxFrames + _burstFrames && _bytes + size <= _maxBytes + _burstBytes;
 
     /// <summary>Evicts queued messages of lower importance than <paramref name="cls"/> (low first, then normal), oldest first.</summary>
     private bool MakeRoom(int size, byte cls)

@@ -7,6 +7,7 @@ public sealed class Session
 {
     private readonly Lock _lock = new();
     private readonly HashSet<string> _subscriptions = new(StringComparer.Ordinal);
+    private List<ReplayCursor>? _replays;
     private int _closed;
 
     internal Session(string connectionId, string? userId, OutboundQueue outbound, int slice)
@@ -15,6 +16,7 @@ public sealed class Session
         UserId = userId;
         Outbound = outbound;
         Slice = slice;
+        outbound.Drained = ResumeReplays;
     }
 
     /// <summary>The host's connection id.</summary>
@@ -99,6 +101,79 @@ public sealed class Session
         lock (_lock)
         {
             return _subscriptions.Remove(topic);
+        }
+    }
+
+    /// <summary>Replays in progress (tests, stats).</summary>
+    internal int ReplayCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _replays?.Count ?? 0;
+            }
+        }
+    }
+
+    internal void AddReplay(ReplayCursor cursor)
+    {
+        lock (_lock)
+        {
+            (_replays ??= []).Add(cursor);
+        }
+    }
+
+    internal void RemoveReplay(ReplayCursor cursor)
+    {
+        lock (_lock)
+        {
+            _replays?.Remove(cursor);
+        }
+    }
+
+    /// <summary>The replay in progress for <paramref name="topic"/>, or null.</summary>
+    internal ReplayCursor? FindReplay(TopicState topic)
+    {
+        lock (_lock)
+        {
+            if (_replays is null)
+            {
+                return null;
+            }
+
+            foreach (var cursor in _replays)
+            {
+                if (ReferenceEquals(cursor.Topic, topic) || cursor.Topic.Name == topic.Name)
+                {
+                    return cursor;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The outbound queue drained after refusing a replay page: schedule every replay of this session on its
+    /// owning worker (once each). Runs on the writer's thread; only enqueues.
+    /// </summary>
+    private void ResumeReplays()
+    {
+        lock (_lock)
+        {
+            if (_replays is null)
+            {
+                return;
+            }
+
+            foreach (var cursor in _replays)
+            {
+                if (Interlocked.Exchange(ref cursor.Scheduled, 1) == 0)
+                {
+                    cursor.Topic.Owner.ScheduleReplay(cursor);
+                }
+            }
         }
     }
 

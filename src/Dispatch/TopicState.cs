@@ -37,6 +37,9 @@ internal sealed class TopicState
     /// </summary>
     public bool Retired { get; set; }
 
+    /// <summary>Replays in progress on this topic (owner thread only): an idle-topic sweep must keep it.</summary>
+    public int ActiveReplays { get; set; }
+
     public static TopicKind KindOf(string topic)
     {
         if (topic.StartsWith(TopicRules.UserPrefix, StringComparison.Ordinal))

@@ -222,9 +222,9 @@ public class DispatcherBasicsTests
 
             public StreamPosition Append(FrameBuffer message, Priority priority) => throw new IOException("storage failed");
 
-            public bool TryRecover(StreamPosition from, List<FrameBuffer> replay) => inner.TryRecover(from, replay);
+            public HistoryReadStatus ReadHistory(StreamPosition after, int maxMessages, long maxBytes, List<FrameBuffer> page) => inner.ReadHistory(after, maxMessages, maxBytes, page);
 
-            public void CollectPending(List<FrameBuffer> pending) => inner.CollectPending(pending);
+            public bool ReadPending(ulong afterOffset, int maxMessages, long maxBytes, List<FrameBuffer> page) => inner.ReadPending(afterOffset, maxMessages, maxBytes, page);
 
             public bool Acknowledge(ulong offset) => inner.Acknowledge(offset);
 

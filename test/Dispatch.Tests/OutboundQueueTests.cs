@@ -78,7 +78,7 @@ public class OutboundQueueTests
     [Fact]
     public void Critical_evicts_low_then_normal_then_closes_as_slow_consumer()
     {
-        var queue = new OutboundQueue(new OutboundQueueOptions { MaxFrames = 3 });
+        var queue = new OutboundQueue(new OutboundQueueOptions { MaxFrames = 3, BurstFrames = 0 });
         queue.TryEnqueueMessage(Frame(Priority.Normal, offset: 1), Priority.Normal);
         queue.TryEnqueueMessage(Frame(Priority.Low, offset: 2), Priority.Low);
         queue.TryEnqueueMessage(Frame(Priority.High, offset: 3), Priority.High);
@@ -164,5 +164,70 @@ public class OutboundQueueTests
         var second = queue.WaitToReadAsync();
         queue.Complete(discard: true);
         Assert.False(await second.AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
+    public void Critical_and_high_may_use_the_burst_allowance_and_close_only_beyond_it()
+    {
+        var fresh = new OutboundQueue(new OutboundQueueOptions { MaxFrames = 4, BurstFrames = 4 });
+        for (var i = 1; i <= 8; i++)
+        {
+            Assert.Equal(EnqueueResult.Queued, fresh.TryEnqueueMessage(Frame(i % 2 == 0 ? Priority.High : Priority.Critical, offset: (ulong)i), i % 2 == 0 ? Priority.High : Priority.Critical));
+        }
+
+        Assert.Equal(EnqueueResult.Shed, fresh.TryEnqueueMessage(Frame(Priority.Normal, offset: 9), Priority.Normal)); // normal never uses the burst
+        Assert.Equal(EnqueueResult.ClosedSlowConsumer, fresh.TryEnqueueMessage(Frame(Priority.High, offset: 10), Priority.High));
+        Assert.Equal(ErrorCode.SlowConsumer, fresh.CloseReason);
+        _pool.AssertNoLeaks();
+    }
+
+    [Fact]
+    public void Replayed_frames_are_admitted_up_to_half_the_queue_never_evicted_and_signal_the_drain()
+    {
+        var queue = new OutboundQueue(new OutboundQueueOptions { MaxFrames = 8, BurstFrames = 0 });
+        var signals = 0;
+        queue.Drained = () => signals++;
+        var admitted = 0;
+        while (true)
+        {
+            var frame = Frame(Priority.Low, offset: (ulong)(admitted + 1));
+            if (!queue.TryEnqueueReplay(frame, force: false, null))
+            {
+                frame.Release(); // refused frames stay the caller's
+                break;
+            }
+
+            admitted++;
+        }
+
+        Assert.Equal(4, admitted); // half the frame bound: the rest stays for live traffic
+        Assert.Equal(0, signals);
+
+        // Live messages fill the rest; a critical one finds no low/normal victim (replayed frames are not victims).
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(EnqueueResult.Queued, queue.TryEnqueueMessage(Frame(Priority.Normal, offset: 100), Priority.Normal));
+        }
+
+        Assert.Equal(EnqueueResult.Queued, queue.TryEnqueueMessage(Frame(Priority.Critical, offset: 200), Priority.Critical)); // evicts a normal
+        Assert.Equal(1, queue.ShedNormal);
+        Assert.Equal(0, queue.ShedLow);
+
+        var drained = DrainDecoded(queue);
+        Assert.Equal(1, signals); // the refusal armed the signal; the drain fired it once
+        Assert.Equal([1UL, 2, 3, 4], drained.Take(4).Select(f => f.Offset));
+        DrainDecoded(queue);
+        Assert.Equal(1, signals);
+
+        // An empty queue always admits one replayed frame, whatever its size: a replay always progresses.
+        var tiny = new OutboundQueue(new OutboundQueueOptions { MaxFrames = 1, MaxBytes = 64 });
+        Assert.True(tiny.TryEnqueueReplay(Frame(Priority.Normal, payload: 1000), force: false, null));
+        var refused = Frame(Priority.Normal);
+        Assert.False(tiny.TryEnqueueReplay(refused, force: false, null));
+        refused.Release(); // refused frames stay the caller's
+        DrainDecoded(tiny);
+        queue.Complete(discard: true);
+        tiny.Complete(discard: true);
+        _pool.AssertNoLeaks();
     }
 }

@@ -8,7 +8,8 @@ public class SlowConsumerTests
     [Fact]
     public async Task A_stalled_session_is_shed_then_closed_while_others_keep_receiving()
     {
-        await using var h = new Harness(o => o.Outbound = new OutboundQueueOptions { MaxFrames = 16, MaxBytes = 1 << 20 });
+        // No burst allowance: this test is about the hard bound (BurstTests cover the allowance).
+        await using var h = new Harness(o => o.Outbound = new OutboundQueueOptions { MaxFrames = 16, MaxBytes = 1 << 20, BurstFrames = 0, BurstBytes = 0 });
         var d = h.Dispatcher;
         var stalled = h.Connect("stalled");
         var healthy = h.Connect("healthy");
