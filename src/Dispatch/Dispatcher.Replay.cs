@@ -97,7 +97,7 @@ public sealed partial class Dispatcher
     {
         cursor.Topic.ActiveReplays++;
         cursor.Session.AddReplay(cursor);
-        RunReplay(worker, cursor);
+        ContinueReplay(worker, cursor);
     }
 
     /// <summary>
