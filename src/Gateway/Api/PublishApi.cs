@@ -17,7 +17,7 @@ namespace Gateway.Api;
 /// <summary>
 /// The HTTP publish API under <c>/api/v1</c> (docs/http-api.md). Every client mistake is answered
 /// with application/problem+json carrying the protocol error code and name and the catalog's
-/// status (400/401/403/413/429/503) — never a 500.
+/// status (400/401/403/413/422/429/503) — never a 500.
 /// </summary>
 public static class PublishApi
 {
@@ -33,22 +33,22 @@ public static class PublishApi
             .WithSummary("Publish one message to a topic (JSON), or Publish frames (application/vnd.archmesh.frames).")
             .Produces<PublishResponse>()
             .Produces<BatchResponse>(StatusCodes.Status200OK, FramesContentType)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
         api.MapPost("/notify", NotifyAsync)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Notify a user (topic user:{user}); pending until acknowledged.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
         api.MapPost("/workflows/{id}", WorkflowAsync)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Publish a workflow update (topic workflow:{id}); the latest is retained.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
         api.MapPost("/broadcast", BroadcastAsync)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Broadcast to every connection.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
         api.MapPost("/batch", BatchAsync)
             .Accepts<BatchRequest>("application/json")
             .WithSummary("Publish several messages; one result (position or error) per message, in order.")
