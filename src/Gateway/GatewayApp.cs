@@ -56,6 +56,8 @@ public static class GatewayApp
         services.AddSingleton<ConnectionLimiter>();
         services.AddSingleton<GatewayLifetime>();
         services.AddSingleton<ConnectionServices>();
+        // Node-local; a shared (Redis) store for scale-out replaces only this registration.
+        services.AddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
         services.AddSingleton<IdempotencyCache>();
         services.AddSingleton<PublishApiServices>();
         services.AddSingleton<KestrelEndpoints>();

@@ -11,6 +11,7 @@ namespace Gateway.Api;
 [JsonSerializable(typeof(PublishResponse))]
 [JsonSerializable(typeof(BatchResponse))]
 [JsonSerializable(typeof(DrainResponse))]
+[JsonSerializable(typeof(IdempotencyRecord))]
 public sealed partial class GatewayJsonContext : JsonSerializerContext
 {
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -10,7 +9,6 @@ using Gateway.Protocol.Frames;
 using Gateway.Protocol.Topics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
@@ -19,7 +17,7 @@ namespace Gateway.Api;
 /// <summary>
 /// The HTTP publish API under <c>/api/v1</c> (docs/http-api.md). Every client mistake is answered
 /// with application/problem+json carrying the protocol error code and name and the catalog's
-/// status (400/401/403/413/429/503) — never a 500.
+/// status (400/401/403/413/422/429/503) — never a 500.
 /// </summary>
 public static class PublishApi
 {
@@ -35,22 +33,22 @@ public static class PublishApi
             .WithSummary("Publish one message to a topic (JSON), or Publish frames (application/vnd.archmesh.frames).")
             .Produces<PublishResponse>()
             .Produces<BatchResponse>(StatusCodes.Status200OK, FramesContentType)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
         api.MapPost("/notify", NotifyAsync)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Notify a user (topic user:{user}); pending until acknowledged.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
         api.MapPost("/workflows/{id}", WorkflowAsync)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Publish a workflow update (topic workflow:{id}); the latest is retained.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
         api.MapPost("/broadcast", BroadcastAsync)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Broadcast to every connection.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(503);
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
         api.MapPost("/batch", BatchAsync)
             .Accepts<BatchRequest>("application/json")
             .WithSummary("Publish several messages; one result (position or error) per message, in order.")
@@ -78,7 +76,7 @@ public static class PublishApi
         }
 
         var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
-        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, request.Topic, context.RequestAborted).ConfigureAwait(false));
+        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, PublishOperation.Publish, request.Topic, context.RequestAborted).ConfigureAwait(false));
     }
 
     private static async Task<IResult> NotifyAsync(HttpContext context, [FromServices] PublishApiServices services)
@@ -100,7 +98,7 @@ public static class PublishApi
             return Refuse(services, ErrorCode.MalformedFrame, "Field 'user' is required.");
         }
 
-        return ToResult(services, await PublishOneAsync(services, caller, request, TopicRules.UserPrefix + request.User, context.RequestAborted).ConfigureAwait(false));
+        return ToResult(services, await PublishOneAsync(services, caller, request, PublishOperation.Notify, TopicRules.UserPrefix + request.User, context.RequestAborted).ConfigureAwait(false));
     }
 
     private static async Task<IResult> WorkflowAsync(HttpContext context, string id, [FromServices] PublishApiServices services)
@@ -112,7 +110,7 @@ public static class PublishApi
         }
 
         var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
-        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, TopicRules.WorkflowPrefix + id, context.RequestAborted).ConfigureAwait(false));
+        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, PublishOperation.Workflow, TopicRules.WorkflowPrefix + id, context.RequestAborted).ConfigureAwait(false));
     }
 
     private static async Task<IResult> BroadcastAsync(HttpContext context, [FromServices] PublishApiServices services)
@@ -124,7 +122,7 @@ public static class PublishApi
         }
 
         var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
-        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, TopicRules.Broadcast, context.RequestAborted).ConfigureAwait(false));
+        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, PublishOperation.Broadcast, TopicRules.Broadcast, context.RequestAborted).ConfigureAwait(false));
     }
 
     private static async Task<IResult> BatchAsync(HttpContext context, [FromServices] PublishApiServices services)
@@ -157,7 +155,7 @@ public static class PublishApi
         {
             pending.Add(message is null
                 ? Task.FromResult(ApiOutcome.Fail(ErrorCode.MalformedFrame, "A batch item is null."))
-                : PublishOneAsync(services, caller, message, message.Topic, context.RequestAborted));
+                : PublishOneAsync(services, caller, message, PublishOperation.Publish, message.Topic, context.RequestAborted));
         }
 
         return await BatchResultAsync(pending).ConfigureAwait(false);
@@ -183,29 +181,15 @@ public static class PublishApi
 
     private static async Task<IResult> PublishFramesAsync(HttpContext context, PublishApiServices services, ApiCaller caller)
     {
-        SetBodyLimit(context, services);
-        var reader = context.Request.BodyReader;
-        ReadResult read;
-        try
+        var (body, problem) = await RequestBody.ReadAsync(context, services).ConfigureAwait(false);
+        if (body is null)
         {
-            while (true)
-            {
-                read = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-
-                reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
-            }
-        }
-        catch (BadHttpRequestException e)
-        {
-            return BodyProblem(services, e);
+            return problem!;
         }
 
+        using var _ = body;
         var pending = new List<Task<ApiOutcome>>();
-        var buffer = read.Buffer;
+        var buffer = new ReadOnlySequence<byte>(body.Memory);
         try
         {
             while (!buffer.IsEmpty)
@@ -221,18 +205,15 @@ public static class PublishApi
                     return Refuse(services, ErrorCode.UnexpectedFrame, $"Only Publish frames are accepted here, not {frame.Kind}.");
                 }
 
+                // The payload is copied here: the body buffer goes back to the pool when this method returns.
                 var request = new PublishRequest { Priority = frame.Priority.ToString() };
-                pending.Add(PublishCoreAsync(services, caller, request, frame.TopicString, frame.Payload.ToArray(), context.RequestAborted));
+                pending.Add(PublishCoreAsync(services, caller, request, PublishOperation.Publish, frame.TopicString, frame.Payload.ToArray(), context.RequestAborted));
                 buffer = buffer.Slice(sequence.Position);
             }
         }
         catch (ProtocolException e)
         {
             return Refuse(services, e.Code, e.Message);
-        }
-        finally
-        {
-            reader.AdvanceTo(read.Buffer.End);
         }
 
         if (pending.Count == 0)
@@ -257,7 +238,7 @@ public static class PublishApi
         return Results.Json(new BatchResponse(results), GatewayJsonContext.Default.BatchResponse);
     }
 
-    private static Task<ApiOutcome> PublishOneAsync(PublishApiServices services, ApiCaller caller, PublishRequest request, string? topic, CancellationToken cancellationToken)
+    private static Task<ApiOutcome> PublishOneAsync(PublishApiServices services, ApiCaller caller, PublishRequest request, PublishOperation operation, string? topic, CancellationToken cancellationToken)
     {
         if (request.Payload is not null && request.PayloadBase64 is not null)
         {
@@ -285,10 +266,10 @@ public static class PublishApi
             return Task.FromResult(ApiOutcome.Fail(ErrorCode.MalformedFrame, "Field 'payload' (any JSON value) or 'payloadBase64' is required."));
         }
 
-        return PublishCoreAsync(services, caller, request, topic, payload, cancellationToken);
+        return PublishCoreAsync(services, caller, request, operation, topic, payload, cancellationToken);
     }
 
-    private static Task<ApiOutcome> PublishCoreAsync(PublishApiServices services, ApiCaller caller, PublishRequest request, string? topic, byte[] payload, CancellationToken cancellationToken)
+    private static Task<ApiOutcome> PublishCoreAsync(PublishApiServices services, ApiCaller caller, PublishRequest request, PublishOperation operation, string? topic, byte[] payload, CancellationToken cancellationToken)
     {
         if (services.Lifetime.IsDraining)
         {
@@ -316,7 +297,10 @@ public static class PublishApi
             return Task.FromResult(ApiOutcome.Fail(ErrorCode.InvalidPriority, $"Priority '{request.Priority}' is not one of critical, high, normal, low."));
         }
 
-        return services.Idempotency.GetOrRunAsync(caller.Name, request.IdempotencyKey, async () =>
+        // Fingerprinted after validation, from what would be published: a conflict is only ever about a valid request.
+        var key = request.IdempotencyKey;
+        var fingerprint = string.IsNullOrEmpty(key) ? string.Empty : IdempotencyCache.Fingerprint(caller.Name, operation, topic, priority, payload);
+        return services.Idempotency.GetOrRunAsync(caller.Name, key, fingerprint, async () =>
         {
             var result = await services.Dispatcher.PublishAsync(topic, priority, payload, cancellationToken).ConfigureAwait(false);
             if (result.Error != ErrorCode.None)
@@ -326,7 +310,7 @@ public static class PublishApi
 
             GatewayLog.ApiPublished(services.Logger, caller.Name, topic, result.Offset);
             return new ApiOutcome(new PublishResponse(topic, result.Epoch, result.Offset), null);
-        });
+        }, cancellationToken);
     }
 
     private static bool TryParsePriority(string? value, out Priority priority)
@@ -356,37 +340,28 @@ public static class PublishApi
     private static async Task<(T? Value, IResult? Problem)> ReadJsonAsync<T>(HttpContext context, PublishApiServices services, JsonTypeInfo<T> typeInfo)
         where T : class
     {
-        SetBodyLimit(context, services);
-        try
+        var (body, problem) = await RequestBody.ReadAsync(context, services).ConfigureAwait(false);
+        if (body is null)
         {
-            var value = await JsonSerializer.DeserializeAsync(context.Request.Body, typeInfo, context.RequestAborted).ConfigureAwait(false);
-            return value is null
-                ? (null, Refuse(services, ErrorCode.MalformedFrame, "The body must be a JSON object."))
-                : (value, null);
+            return (null, problem);
         }
-        catch (JsonException e)
+
+        using (body)
         {
-            return (null, Refuse(services, ErrorCode.MalformedFrame, "The body is not valid JSON for this endpoint: " + e.Message));
-        }
-        catch (BadHttpRequestException e)
-        {
-            return (null, BodyProblem(services, e));
+            try
+            {
+                // JsonElement values are copied out of the span, so the pooled body can be returned after this.
+                var value = JsonSerializer.Deserialize(body.Memory.Span, typeInfo);
+                return value is null
+                    ? (null, Refuse(services, ErrorCode.MalformedFrame, "The body must be a JSON object."))
+                    : (value, null);
+            }
+            catch (JsonException e)
+            {
+                return (null, Refuse(services, ErrorCode.MalformedFrame, "The body is not valid JSON for this endpoint: " + e.Message));
+            }
         }
     }
-
-    private static void SetBodyLimit(HttpContext context, PublishApiServices services)
-    {
-        var feature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (feature is { IsReadOnly: false })
-        {
-            feature.MaxRequestBodySize = services.Options.Http.MaxRequestBodyBytes;
-        }
-    }
-
-    private static IResult BodyProblem(PublishApiServices services, BadHttpRequestException e) =>
-        e.StatusCode == StatusCodes.Status413PayloadTooLarge
-            ? Refuse(services, ErrorCode.PayloadTooLarge, $"The request body exceeds {services.Options.Http.MaxRequestBodyBytes} bytes (Gateway:Http:MaxRequestBodyBytes).")
-            : Refuse(services, ErrorCode.MalformedFrame, "The request body could not be read: " + e.Message);
 
     private static IResult Refuse(PublishApiServices services, ErrorCode code, string detail) => ToResult(services, ApiOutcome.Fail(code, detail));
 

@@ -26,6 +26,7 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
         Range(failures, "Gateway:Drain:Timeout", options.Drain.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(30));
         Range(failures, "Gateway:Drain:ReconnectJitter", options.Drain.ReconnectJitter, TimeSpan.Zero, TimeSpan.FromMinutes(10));
         Range(failures, "Gateway:Http:IdempotencyTtl", options.Http.IdempotencyTtl, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));
+        Range(failures, "Gateway:Http:OversizedBodyDrainTimeout", options.Http.OversizedBodyDrainTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(1));
 
         if (options.Connection.IdleTimeout <= options.Connection.HeartbeatInterval)
         {

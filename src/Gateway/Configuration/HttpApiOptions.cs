@@ -9,6 +9,17 @@ public sealed class HttpApiOptions
     [Range(1024, 256 * 1024 * 1024)]
     public int MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// After refusing a body as too large (413), at most this many more bytes of it are read and discarded
+    /// so that a client still sending it can read the answer; beyond that the connection is closed (reset).
+    /// 0 closes at once.
+    /// </summary>
+    [Range(0, 1024 * 1024 * 1024)]
+    public int OversizedBodyDrainBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>How long an oversized body is drained at most after its 413 (see <see cref="OversizedBodyDrainBytes"/>).</summary>
+    public TimeSpan OversizedBodyDrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Largest number of messages in one batch request.</summary>
     [Range(1, 100_000)]
     public int MaxBatchMessages { get; set; } = 1_000;

@@ -60,4 +60,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 1401, Level = LogLevel.Debug, Message = "HTTP API caller {Caller} published to {Topic} at offset {Offset}")]
     public static partial void ApiPublished(ILogger logger, string caller, string topic, ulong offset);
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Debug, Message = "HTTP API: drained the {Bytes} remaining bytes of an oversized request body after its 413; closing gracefully")]
+    public static partial void OversizedBodyDrained(ILogger logger, long bytes);
+
+    [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "HTTP API: gave up draining an oversized request body after {Bytes} bytes ({Reason}); the connection is closed over unread input")]
+    public static partial void OversizedBodyDrainAbandoned(ILogger logger, long bytes, string reason);
+
+    [LoggerMessage(EventId = 1404, Level = LogLevel.Information, Message = "HTTP API: idempotency key of caller {Caller} reused with a different request; refused (idempotency_conflict)")]
+    public static partial void IdempotencyConflict(ILogger logger, string caller);
 }

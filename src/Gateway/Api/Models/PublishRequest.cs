@@ -20,6 +20,9 @@ public sealed class PublishRequest
     /// <summary><c>critical</c>, <c>high</c>, <c>normal</c> (default) or <c>low</c>.</summary>
     public string? Priority { get; set; }
 
-    /// <summary>Optional key: a repeated request with the same key (same caller) returns the first result.</summary>
+    /// <summary>
+    /// Optional key: a repeated request with the same key (same caller) returns the first result; the same key
+    /// with a different request is refused with 422 <c>idempotency_conflict</c>.
+    /// </summary>
     public string? IdempotencyKey { get; set; }
 }
