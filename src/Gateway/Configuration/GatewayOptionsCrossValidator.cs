@@ -23,6 +23,15 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
         Range(failures, "Gateway:Connection:ConnectTimeout", options.Connection.ConnectTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
         Range(failures, "Gateway:Connection:HeartbeatInterval", options.Connection.HeartbeatInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         Range(failures, "Gateway:Connection:IdleTimeout", options.Connection.IdleTimeout, TimeSpan.FromMilliseconds(200), TimeSpan.FromHours(1));
+        if (options.Connection.FrameTimeout is { } frameTimeout)
+        {
+            Range(failures, "Gateway:Connection:FrameTimeout", frameTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
+            if (frameTimeout > options.Connection.IdleTimeout)
+            {
+                failures.Add($"Gateway:Connection:FrameTimeout ({frameTimeout}) must not exceed Gateway:Connection:IdleTimeout ({options.Connection.IdleTimeout}): a frame that has begun gets no longer than a silent connection.");
+            }
+        }
+
         Range(failures, "Gateway:Drain:Timeout", options.Drain.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(30));
         Range(failures, "Gateway:Drain:ReconnectJitter", options.Drain.ReconnectJitter, TimeSpan.Zero, TimeSpan.FromMinutes(10));
         Range(failures, "Gateway:Http:IdempotencyTtl", options.Http.IdempotencyTtl, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));

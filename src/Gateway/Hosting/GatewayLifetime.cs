@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Gateway.Configuration;
 using Gateway.Dispatch;
+using Gateway.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -8,9 +9,11 @@ namespace Gateway.Hosting;
 
 /// <summary>
 /// Graceful drain (§6): on SIGTERM or <c>POST /api/v1/admin/drain</c> the node stops being ready,
-/// refuses new connections (503), sends every session a GoAway with a jittered reconnect hint,
-/// lets the outbound queues flush (so everything acknowledged before the drain is delivered),
-/// then closes every connection (1001) within <c>Gateway:Drain:Timeout</c>.
+/// refuses new connections (503), sends every session a GoAway with a jittered reconnect hint, keeps
+/// serving them (messages keep flowing) while clients reconnect elsewhere and close themselves, and
+/// at <c>Gateway:Drain:Timeout</c> closes the connections still open (queues flushed, then 1001; on TCP
+/// an Error <c>server_shutting_down</c>), aborting any that has not finished closing within
+/// <see cref="ClientConnection.CloseGrace"/> after that.
 /// </summary>
 public sealed class GatewayLifetime
 {
@@ -67,24 +70,27 @@ public sealed class GatewayLifetime
             connection.SendGoAway((uint)Random.Shared.Next(0, jitterMs + 1), "The node is draining; reconnect elsewhere after the hinted delay.");
         }
 
-        // Flush: wait until every writer has emptied its queue (GoAway is last in each), within 3/4 of the deadline.
-        var flushBudget = timeout * 0.75;
-        while (clock.Elapsed < flushBudget && connections.Any(c => !c.IsClosing && c.Session is { Outbound.Count: > 0 }))
-        {
-            await Task.Delay(20).ConfigureAwait(false);
-        }
-
-        foreach (var connection in _registry.Connections)
-        {
-            connection.RequestClose(Transport.CloseRequest.Drained);
-        }
-
+        // Connections stay open and messages keep flowing after GoAway: each client reconnects after its hinted delay
+        // and closes the old connection itself. The drain ends early once every client has left.
         while (clock.Elapsed < timeout && _registry.Count > 0)
         {
             await Task.Delay(20).ConfigureAwait(false);
         }
 
+        // At the deadline, the connections still open are closed: each flushes its queue (and the acks it owes), then
+        // closes with 1001 (TCP: Error server_shutting_down), within the connection's own close grace.
         var remaining = _registry.Count;
+        foreach (var connection in _registry.Connections)
+        {
+            connection.RequestClose(CloseRequest.Drained);
+        }
+
+        var closeDeadline = timeout + ClientConnection.CloseGrace;
+        while (clock.Elapsed < closeDeadline && _registry.Count > 0)
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+
         foreach (var connection in _registry.Connections)
         {
             connection.AbortNow();

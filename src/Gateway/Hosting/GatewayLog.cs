@@ -43,6 +43,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 1108, Level = LogLevel.Warning, Message = "Connection {ConnectionId} on node {NodeId} rate limited ({Strikes} consecutive frames refused)")]
     public static partial void RateLimited(ILogger logger, string connectionId, string nodeId, int strikes);
 
+    [LoggerMessage(EventId = 1109, Level = LogLevel.Warning, Message = "Connection {ConnectionId} on node {NodeId} closed with {Owed} PublishAcks still owed after the ack flush deadline; those publishes are unknown to the client")]
+    public static partial void AcksUnsentAtClose(ILogger logger, string connectionId, string nodeId, int owed);
+
     [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Upgrade refused ({Status}) from {RemoteAddress}: {Reason}")]
     public static partial void UpgradeRefused(ILogger logger, int status, IPAddress? remoteAddress, string reason);
 

@@ -24,8 +24,24 @@ namespace Gateway.Transport;
 /// </summary>
 public abstract class ClientConnection
 {
-    /// <summary>How long a closing connection may take to flush and finish the close handshake before it is aborted.</summary>
-    internal static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// Longest a closing connection waits for the PublishAcks it owes (publishes accepted but still in the
+    /// dispatcher) before it sends its Error frame and closes; what is not acked by then is unknown to the client.
+    /// </summary>
+    internal static readonly TimeSpan AckFlushTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// After the last frame and the write-side shutdown (TCP FIN / WebSocket close frame), how long the peer's input
+    /// is still read and discarded so it can read the error before the socket is closed (closing with unread input
+    /// makes the kernel answer with RST, which can destroy the error in flight).
+    /// </summary>
+    internal static readonly TimeSpan CloseDrainTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Most input bytes discarded while closing; beyond it the peer is hostile and the connection is cut.</summary>
+    internal const long CloseDrainMaxBytes = 16 * 1024 * 1024;
+
+    /// <summary>How long a closing connection may take in all (acks, flush, close handshake, drain) before it is aborted.</summary>
+    internal static readonly TimeSpan CloseGrace = AckFlushTimeout + CloseDrainTimeout + TimeSpan.FromSeconds(2);
 
     private const int MessageTimestampOffset = ProtocolLimits.HeaderSize + 1 + 8 + 8;
 
@@ -54,6 +70,9 @@ public abstract class ClientConnection
     private bool _connectReceived;
     private long _backoffSinceMs;
     private bool _retryingPublish;
+    private long _frameStartedMs;
+    private long _discarded;
+    private int _acksOwed;
 
     /// <summary>Longest a publish waits for the dispatcher's backlog to shrink before it is refused as overloaded.</summary>
     private const long MaxBackoffMs = 2000;
@@ -85,6 +104,15 @@ public abstract class ClientConnection
     /// <summary>Bytes received but not yet parsed (a partial frame).</summary>
     private protected long Unconsumed => _unconsumed;
 
+    /// <summary>True once more than <see cref="CloseDrainMaxBytes"/> were discarded while closing: stop reading.</summary>
+    private protected bool DrainExhausted => _discarded > CloseDrainMaxBytes;
+
+    /// <summary>Counts input discarded while closing (see <see cref="DrainExhausted"/>).</summary>
+    private protected void Discard(long bytes) => _discarded += bytes;
+
+    /// <summary>False for transports without close codes (raw TCP): a close reason is then told with an Error frame.</summary>
+    private protected virtual bool HasCloseCodes => true;
+
     private protected ConnectionServices Services => _services;
 
     /// <summary>Serves the connection until it is closed; never throws.</summary>
@@ -99,8 +127,9 @@ public abstract class ClientConnection
             await WriteLoopAsync().ConfigureAwait(false);
             if (!receive.IsCompleted)
             {
-                // The close was sent: give the peer a moment to answer it, then cut the transport.
-                await Task.WhenAny(receive, Task.Delay(CloseGrace)).ConfigureAwait(false);
+                // The write side is shut down: the receive loop keeps discarding input while the peer reads the
+                // error and closes (WebSocket close frame / TCP FIN); cut the transport after a bounded drain.
+                await Task.WhenAny(receive, Task.Delay(CloseDrainTimeout)).ConfigureAwait(false);
                 if (!receive.IsCompleted)
                 {
                     Abort();
@@ -218,6 +247,14 @@ public abstract class ClientConnection
             return;
         }
 
+        var frameStarted = Volatile.Read(ref _frameStartedMs);
+        var frameTimeout = options.EffectiveFrameTimeout;
+        if (frameStarted != 0 && nowMs - frameStarted > frameTimeout.TotalMilliseconds)
+        {
+            RequestClose(CloseRequest.Fatal(ErrorCode.FrameTimeout, $"A frame was begun but not completed within {frameTimeout.TotalSeconds:0.###} s."));
+            return;
+        }
+
         if (unixNowMs >= Volatile.Read(ref _expiresAtMs))
         {
             RequestClose(CloseRequest.Fatal(ErrorCode.TokenExpired, "The token expired; reconnect with a fresh token or refresh before expiry."));
@@ -304,16 +341,30 @@ public abstract class ClientConnection
                 // connection for a moment, so the publisher is slowed by TCP instead of refused. The silence
                 // is ours, not the peer's: keep the idle timeout from closing a paused publisher.
                 Volatile.Write(ref _lastReceiveMs, Environment.TickCount64);
+                Volatile.Write(ref _frameStartedMs, 0); // the frame is complete; waiting is ours
                 await Task.Delay(1).ConfigureAwait(false);
                 continue;
             }
 
             if (IsClosing)
             {
-                // Nothing more is processed: discard the rest so a chatty peer cannot grow the buffer while we close.
+                // Nothing more is processed: discard the rest so a chatty peer cannot grow the buffer while we close
+                // (the transport keeps reading, bounded by CloseDrainMaxBytes, so the peer is not answered with RST).
                 _unconsumed = 0;
+                _discarded += buffer.Length;
                 reader.AdvanceTo(result.Buffer.End);
                 return false;
+            }
+
+            if (buffer.Length == 0)
+            {
+                Volatile.Write(ref _frameStartedMs, 0);
+            }
+            else if (_frameStartedMs == 0 || !buffer.Start.Equals(result.Buffer.Start))
+            {
+                // A frame has begun (or a new one began after whole frames were consumed): it must complete within
+                // Gateway:Connection:FrameTimeout, however slowly its bytes keep arriving.
+                Volatile.Write(ref _frameStartedMs, Environment.TickCount64);
             }
 
             _unconsumed = buffer.Length;
@@ -329,7 +380,7 @@ public abstract class ClientConnection
         {
             reason = await ReceiveLoopAsync().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.WebSockets.WebSocketException or Microsoft.AspNetCore.Connections.ConnectionResetException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.WebSockets.WebSocketException or System.Net.Sockets.SocketException or Microsoft.AspNetCore.Connections.ConnectionResetException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException)
         {
             reason = CloseRequest.Reset;
         }
@@ -390,12 +441,20 @@ public abstract class ClientConnection
                 return;
             }
 
+            // Answers owed first: PublishAcks of publishes the dispatcher has not processed yet (bounded wait).
+            var owing = Session;
+            if (owing is not null && Volatile.Read(ref _acksOwed) > 0 && !await FlushOwedAcksAsync(owing, batch).ConfigureAwait(false))
+            {
+                return;
+            }
+
             // Flush what was queued before the close (e.g. everything before a drain's GoAway), then the error.
             Session?.Outbound.DrainTo(batch);
-            if (close.Error != ErrorCode.None)
+            var report = close.Error != ErrorCode.None ? close.Error : HasCloseCodes ? ErrorCode.None : close.StreamError;
+            if (report != ErrorCode.None)
             {
                 var error = _services.Pool.Rent(ProtocolLimits.HeaderSize + 8 + ProtocolLimits.MaxTextBytes);
-                FrameWriter.WriteError(error, close.Error, close.CorrelationId, close.Text ?? ErrorCatalog.Get(close.Error).Description);
+                FrameWriter.WriteError(error, report, close.CorrelationId, close.Text ?? ErrorCatalog.Get(report).Description);
                 batch.Add(error);
             }
 
@@ -408,7 +467,7 @@ public abstract class ClientConnection
             {
                 await CloseTransportAsync(close).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.WebSockets.WebSocketException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.WebSockets.WebSocketException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
             {
                 // The peer is gone already; nothing to tell it.
             }
@@ -418,6 +477,42 @@ public abstract class ClientConnection
             foreach (var frame in batch)
             {
                 frame.Release();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits (at most <see cref="AckFlushTimeout"/>) until every publish this connection had accepted has its
+    /// PublishAck written, sending whatever the queue holds meanwhile (acks, answers, messages, in order).
+    /// </summary>
+    /// <returns>False when the transport failed.</returns>
+    private async ValueTask<bool> FlushOwedAcksAsync(Session session, List<FrameBuffer> batch)
+    {
+        using var deadline = new CancellationTokenSource(AckFlushTimeout);
+        while (true)
+        {
+            session.Outbound.DrainTo(batch);
+            if (!await SendAsync(batch).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            if (Volatile.Read(ref _acksOwed) <= 0)
+            {
+                return true;
+            }
+
+            try
+            {
+                if (!await session.Outbound.WaitToReadAsync(deadline.Token).ConfigureAwait(false))
+                {
+                    return true; // completed and empty (slow consumer): those acks are lost, the client treats them as unknown
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                GatewayLog.AcksUnsentAtClose(_services.Logger, ConnectionId, _services.NodeId, Volatile.Read(ref _acksOwed));
+                return true;
             }
         }
     }
@@ -435,7 +530,7 @@ public abstract class ClientConnection
             await WriteAsync(batch, total).ConfigureAwait(false);
             return true;
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.WebSockets.WebSocketException or ObjectDisposedException or InvalidOperationException or Microsoft.AspNetCore.Connections.ConnectionResetException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+        catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.WebSockets.WebSocketException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or Microsoft.AspNetCore.Connections.ConnectionResetException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
         {
             RequestClose(CloseRequest.Reset);
             return false;
@@ -479,6 +574,11 @@ public abstract class ClientConnection
 
                 span = span[Math.Min(size, span.Length)..];
             }
+        }
+
+        if (frames[(int)FrameKind.PublishAck] != 0)
+        {
+            Interlocked.Add(ref _acksOwed, -frames[(int)FrameKind.PublishAck]);
         }
 
         for (var i = 0; i < frames.Length; i++)
@@ -657,8 +757,26 @@ public abstract class ClientConnection
             return true;
         }
 
+        // Counted before the publish is offered (its ack may be written before TryPublish returns), and only while
+        // not closing: the close path reads the count after the close began, so no accepted publish escapes it.
+        var owesAck = frame.CorrelationId != 0;
+        if (owesAck)
+        {
+            Interlocked.Increment(ref _acksOwed);
+            if (IsClosing)
+            {
+                Interlocked.Decrement(ref _acksOwed);
+                return true; // not accepted: frames after the close are not processed
+            }
+        }
+
         // The dispatcher copies a split payload itself; a known topic allocates nothing.
         var error = _services.Dispatcher.TryPublish(frame, Session);
+        if (owesAck && error != ErrorCode.None)
+        {
+            Interlocked.Decrement(ref _acksOwed);
+        }
+
         if (error == ErrorCode.Overloaded && ShouldBackOff())
         {
             return false;

@@ -52,10 +52,20 @@ public sealed class TcpConnectionHandler(ConnectionServices services, GatewayLif
                 return;
             }
 
-            await connection.Transport.Output.WriteAsync(Hello).ConfigureAwait(false);
+            // The same path as the connection's own writes (the socket when exposed), or the hello could follow Connected.
+            if (TcpConnection.SocketOf(connection) is { } socket)
+            {
+                await TcpConnection.SendAllAsync(socket, Hello).ConfigureAwait(false);
+            }
+            else
+            {
+                await connection.Transport.Output.WriteAsync(Hello).ConfigureAwait(false);
+            }
+
+
             await new TcpConnection(services, connection, address).RunAsync().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException)
         {
             // Reset during the hello: nothing to clean up beyond the slot.
         }

@@ -44,7 +44,8 @@ internal sealed class WebSocketConnection : ClientConnection
                 return CloseRequest.ClientClosed;
             }
 
-            if (result.MessageType == WebSocketMessageType.Text)
+            // While closing, a text message is just more input to discard (ending here would close with unread input).
+            if (result.MessageType == WebSocketMessageType.Text && !IsClosing)
             {
                 return CloseRequest.Fatal(ErrorCode.TextNotSupported, "Text WebSocket messages are not part of the protocol; send binary frames.");
             }
@@ -63,6 +64,11 @@ internal sealed class WebSocketConnection : ClientConnection
                 if (_input.Reader.TryRead(out var read))
                 {
                     await ProcessInputAsync(_input.Reader, read).ConfigureAwait(false);
+                }
+
+                if (DrainExhausted)
+                {
+                    return CloseRequest.ClientClosed; // a closing peer that keeps flooding: stop reading it
                 }
             }
 
