@@ -52,9 +52,10 @@ public sealed class GatewayMessage
     public ulong MissedBefore { get; }
 
     /// <summary>
-    /// True on the first message after a discontinuity the client could not repair: a failed or incomplete
-    /// recovery, an epoch change, or a gap on <c>broadcast</c> (see <see cref="GatewaySubscription.Discontinuity"/>).
-    /// Messages may be missing before this one.
+    /// True on the first message after a discontinuity the client could not repair and that has no marker
+    /// item of its own: an epoch change, or a gap on <c>broadcast</c> (see <see cref="GatewaySubscription.Discontinuity"/>).
+    /// Messages may be missing before this one. (A failed or incomplete recovery is signalled by its
+    /// <see cref="IsRecoveryMarker"/> item instead.)
     /// </summary>
     public bool AfterGap { get; }
 

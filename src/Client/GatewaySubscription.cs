@@ -43,7 +43,7 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
     // The next message follows an announced discontinuity (recovery incomplete): do not report it again.
     private bool _continuityUnknown;
 
-    // The next message is flagged AfterGap.
+    // The next message is flagged AfterGap (discontinuities without a marker item: epoch change, broadcast gap).
     private bool _afterGap;
 
     // Notifications (user:{id}) are redelivered while pending, possibly below the high-water mark
@@ -213,7 +213,6 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
                 {
                     _lastDelivered = null;
                     _resumeFrom = current;
-                    _afterGap = true;
                     marker = new GatewayMessage(Topic, frame.Epoch, frame.Offset, Priority.Normal, DateTimeOffset.UtcNow, ReadOnlyMemory<byte>.Empty, GatewayMessageKind.RecoveryFailed);
                     discontinuity = new SubscriptionDiscontinuityEventArgs(Topic, SubscriptionDiscontinuityKind.RecoveryFailed, _requestedFrom, current, recovering: false);
                 }
@@ -265,7 +264,6 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
         {
             _recovery = SubscriptionRecovery.Incomplete;
             _continuityUnknown = true;
-            _afterGap = true;
             var last = _lastDelivered ?? _resumeFrom;
             discontinuity = new SubscriptionDiscontinuityEventArgs(Topic, SubscriptionDiscontinuityKind.RecoveryIncomplete, last, null, recovering: false, text);
             marker = new GatewayMessage(Topic, last?.Epoch ?? 0, last?.Offset ?? 0, Priority.Normal, DateTimeOffset.UtcNow, ReadOnlyMemory<byte>.Empty, GatewayMessageKind.RecoveryIncomplete);
