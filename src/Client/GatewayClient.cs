@@ -793,8 +793,16 @@ public sealed class GatewayClient : IAsyncDisposable
                         }
                     }
 
-                    var delivered = await subscription.DeliverAsync(frame, token).ConfigureAwait(false);
-                    if (!delivered && (frame.Flags & FrameFlags.Replayed) != 0 && subscription == _notifications)
+                    var result = await subscription.DeliverAsync(frame, token).ConfigureAwait(false);
+                    if (result == DeliveryResult.RepairGap)
+                    {
+                        // Messages were shed for this connection: resubscribe with recovery from the last
+                        // delivered position (off the receive loop: it waits for Unsubscribed).
+                        _ = RepairAsync(connection, subscription);
+                        return;
+                    }
+
+                    if (result == DeliveryResult.Duplicate && (frame.Flags & FrameFlags.Replayed) != 0 && subscription == _notifications)
                     {
                         // A redelivered notification the application already has: if it was acked, the ack
                         // was lost with the old connection, so send it again.
@@ -824,6 +832,24 @@ public sealed class GatewayClient : IAsyncDisposable
             case FrameKind.Error when frame.CorrelationId != 0:
                 {
                     var error = new GatewayException(frame.ErrorCode, frame.CorrelationId, frame.Text2);
+                    if (frame.ErrorCode == ErrorCode.RecoveryIncomplete)
+                    {
+                        // Sent after Subscribed(Recovered) and part of the replay, with the correlation id of
+                        // that (already answered) Subscribe: it belongs to the subscription, not to a request.
+                        var incomplete = _subscriptions.Values.FirstOrDefault(s => s.AnsweredBy(frame.CorrelationId));
+                        if (incomplete is not null)
+                        {
+                            _logger.LogWarning("Recovery of {Topic} incomplete: {Error}", incomplete.Topic, error.Message);
+                            await incomplete.OnRecoveryIncompleteAsync(frame.Text2, token).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            _logger.LogWarning("Gateway error for no known subscription: {Error}", error.Message);
+                        }
+
+                        return;
+                    }
+
                     if (_pending.TryRemove(frame.CorrelationId, out var failed))
                     {
                         if (failed.Subscription is { } refused)
@@ -867,6 +893,45 @@ public sealed class GatewayClient : IAsyncDisposable
             default:
                 _logger.LogDebug("Ignoring {Kind} frame", frame.Kind);
                 return;
+        }
+    }
+
+    /// <summary>Repairs a gap: Unsubscribe, then Subscribe with recovery from the subscription's last delivered position.</summary>
+    private async Task RepairAsync(ClientConnection connection, GatewaySubscription subscription)
+    {
+        await Task.Yield();
+        if (connection.IsGoingAway)
+        {
+            // The next connection resubscribes from the last delivered position anyway.
+            return;
+        }
+
+        try
+        {
+            await RequestAsync(FrameKind.Unsubscribe, null, (w, corr) => FrameWriter.WriteUnsubscribe(w, corr, subscription.Topic), connection, _disposeCts.Token).ConfigureAwait(false);
+        }
+        catch (GatewayException ex) when (ex.Code == ErrorCode.NotSubscribed)
+        {
+            // Gone already: subscribe again all the same.
+        }
+        catch (Exception ex) when (ex is GatewayException or TimeoutException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The connection is lost (the next one resubscribes with recovery) or stuck: drop it so that
+            // the subscription does not stay on hold.
+            if (!_disposeCts.IsCancellationRequested && ex is not GatewayConnectionException)
+            {
+                connection.Abort("gap repair failed: " + ex.Message, ex);
+            }
+
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_connection == connection && !subscription.IsDisposed && _subscriptions.TryGetValue(subscription.Topic, out var current) && current == subscription)
+            {
+                SendSubscribe(connection, subscription);
+            }
         }
     }
 

@@ -18,4 +18,12 @@ public enum GatewayMessageKind
     /// position (<see cref="GatewayMessage.Epoch"/>, <see cref="GatewayMessage.Offset"/>).
     /// </summary>
     RecoveryFailed,
+
+    /// <summary>
+    /// Not a message: a recovery that had started (the <see cref="Replayed"/> items before this one) could
+    /// not be completed (error <c>recovery_incomplete</c>): messages after the last replayed one are
+    /// missing. Refetch the state; the items that follow are live, after a gap.
+    /// <see cref="GatewayMessage.Epoch"/>/<see cref="GatewayMessage.Offset"/> are the last position delivered.
+    /// </summary>
+    RecoveryIncomplete,
 }

@@ -8,12 +8,17 @@ namespace Gateway.Client;
 /// <summary>
 /// A subscription to one topic. Enumerate it (<c>await foreach (var m in subscription)</c>) to get its
 /// messages in offset order, with no duplicates, across reconnects. After a reconnect the client
-/// resubscribes from the last delivered position; when the gateway cannot replay what was missed, a
-/// <see cref="GatewayMessageKind.RecoveryFailed"/> item is yielded in order and <see cref="Resubscribed"/>
-/// reports it, so the application refetches its state instead of silently missing messages.
+/// resubscribes from the last delivered position; an offset gap (messages shed for a slow connection)
+/// is repaired the same way. When the gateway cannot replay what was missed, a
+/// <see cref="GatewayMessageKind.RecoveryFailed"/> (or, when the replay stopped early,
+/// <see cref="GatewayMessageKind.RecoveryIncomplete"/>) item is yielded in order and
+/// <see cref="Discontinuity"/> reports it, so the application refetches its state instead of silently
+/// missing messages.
 /// </summary>
 public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsyncDisposable
 {
+    private const int SeenMemory = 100_000;
+
     private readonly GatewayClient _client;
     private readonly Channel<GatewayMessage> _channel;
     private readonly Lock _lock = new();
@@ -25,11 +30,32 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
     // Dedupe watermark: the last position handed to the application (null = accept anything).
     private StreamPosition? _lastDelivered;
     private uint _pendingCorrelation;
+
+    // The correlation id of the Subscribe the gateway last answered with Subscribed: a later
+    // recovery_incomplete carries it.
+    private uint _answeredCorrelation;
     private bool _requestedRecovery;
+
+    // A gap was seen and the client is resubscribing with recovery: messages are dropped until Subscribed
+    // (everything after the last delivered position is replayed).
+    private bool _repairing;
+
+    // The next message follows an announced discontinuity (recovery incomplete): do not report it again.
+    private bool _continuityUnknown;
+
+    // The next message is flagged AfterGap (discontinuities without a marker item: epoch change, broadcast gap).
+    private bool _afterGap;
+
+    // Notifications (user:{id}) are redelivered while pending, possibly below the high-water mark
+    // (a notification shed on a slow connection comes back at the next connect): surface each
+    // (epoch, offset) once instead of dropping everything at or below the last one.
+    private readonly HashSet<StreamPosition>? _seen;
+    private readonly Queue<StreamPosition>? _seenOrder;
     private StreamPosition? _requestedFrom;
     private SubscriptionRecovery _recovery;
     private long _delivered;
     private long _duplicatesDropped;
+    private long _gapsDetected;
     private int _disposed;
 
     internal GatewaySubscription(GatewayClient client, string topic, int capacity, bool automatic, StreamPosition? recoverFrom)
@@ -37,6 +63,12 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
         _client = client;
         Topic = topic;
         IsAutomatic = automatic;
+        if (automatic && topic.StartsWith(Protocol.Topics.TopicRules.UserPrefix, StringComparison.Ordinal))
+        {
+            _seen = [];
+            _seenOrder = new Queue<StreamPosition>();
+        }
+
         _resumeFrom = recoverFrom;
         _lastDelivered = recoverFrom;
         _channel = Channel.CreateBounded<GatewayMessage>(new BoundedChannelOptions(capacity)
@@ -47,8 +79,17 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
         });
     }
 
-    /// <summary>Raised after every resubscribe that asked for recovery (after a reconnect, or a subscribe with a start position).</summary>
+    /// <summary>Raised after every resubscribe that asked for recovery (after a reconnect, a gap repair, or a subscribe with a start position).</summary>
     public event EventHandler<SubscriptionRecoveryEventArgs>? Resubscribed;
+
+    /// <summary>
+    /// Raised (on the receive loop, in order with the messages, before the item that follows it is
+    /// queued) when the stream is not a gapless continuation: recovery failed, recovery incomplete, a gap
+    /// (repaired by the client when <see cref="SubscriptionDiscontinuityEventArgs.Recovering"/>), or an
+    /// epoch change. Refetch state when <see cref="SubscriptionDiscontinuityEventArgs.RequiresRefetch"/>.
+    /// Keep handlers short.
+    /// </summary>
+    public event EventHandler<SubscriptionDiscontinuityEventArgs>? Discontinuity;
 
     /// <summary>The topic.</summary>
     public string Topic { get; }
@@ -89,6 +130,9 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
 
     /// <summary>Messages dropped because they had already been delivered (replays across reconnects).</summary>
     public long DuplicatesDropped => Interlocked.Read(ref _duplicatesDropped);
+
+    /// <summary>Offset gaps seen in the same epoch (messages shed by the gateway), repaired or not.</summary>
+    public long GapsDetected => Interlocked.Read(ref _gapsDetected);
 
     /// <summary>The buffered items; prefer enumerating the subscription.</summary>
     public ChannelReader<GatewayMessage> Messages => _channel.Reader;
@@ -147,6 +191,7 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
     internal async ValueTask OnSubscribedAsync(InboundFrame frame, CancellationToken cancellationToken)
     {
         SubscriptionRecoveryEventArgs? report = null;
+        SubscriptionDiscontinuityEventArgs? discontinuity = null;
         GatewayMessage? marker = null;
         lock (_lock)
         {
@@ -156,6 +201,9 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
             }
 
             _pendingCorrelation = 0;
+            _answeredCorrelation = frame.CorrelationId;
+            _repairing = false;
+            _continuityUnknown = false;
             var current = new StreamPosition(frame.Epoch, frame.Offset);
             if (_requestedRecovery)
             {
@@ -166,6 +214,7 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
                     _lastDelivered = null;
                     _resumeFrom = current;
                     marker = new GatewayMessage(Topic, frame.Epoch, frame.Offset, Priority.Normal, DateTimeOffset.UtcNow, ReadOnlyMemory<byte>.Empty, GatewayMessageKind.RecoveryFailed);
+                    discontinuity = new SubscriptionDiscontinuityEventArgs(Topic, SubscriptionDiscontinuityKind.RecoveryFailed, _requestedFrom, current, recovering: false);
                 }
 
                 report = new SubscriptionRecoveryEventArgs(Topic, _recovery, _requestedFrom, current);
@@ -175,6 +224,11 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
                 _recovery = SubscriptionRecovery.None;
                 _resumeFrom = current;
             }
+        }
+
+        if (discontinuity is not null)
+        {
+            _client.Raise(Discontinuity, this, discontinuity);
         }
 
         if (marker is not null)
@@ -187,6 +241,36 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
         {
             _client.Raise(Resubscribed, this, report);
         }
+    }
+
+    /// <summary>Whether <paramref name="correlationId"/> is the Subscribe this subscription's current server-side subscription answered.</summary>
+    internal bool AnsweredBy(uint correlationId)
+    {
+        lock (_lock)
+        {
+            return correlationId != 0 && correlationId == _answeredCorrelation;
+        }
+    }
+
+    /// <summary>
+    /// Handles Error <c>recovery_incomplete</c> for the Subscribe this subscription was answered for: the
+    /// replay stopped early; live messages follow after a gap. Yields a marker and raises <see cref="Discontinuity"/>.
+    /// </summary>
+    internal async ValueTask OnRecoveryIncompleteAsync(string text, CancellationToken cancellationToken)
+    {
+        SubscriptionDiscontinuityEventArgs discontinuity;
+        GatewayMessage marker;
+        lock (_lock)
+        {
+            _recovery = SubscriptionRecovery.Incomplete;
+            _continuityUnknown = true;
+            var last = _lastDelivered ?? _resumeFrom;
+            discontinuity = new SubscriptionDiscontinuityEventArgs(Topic, SubscriptionDiscontinuityKind.RecoveryIncomplete, last, null, recovering: false, text);
+            marker = new GatewayMessage(Topic, last?.Epoch ?? 0, last?.Offset ?? 0, Priority.Normal, DateTimeOffset.UtcNow, ReadOnlyMemory<byte>.Empty, GatewayMessageKind.RecoveryIncomplete);
+        }
+
+        _client.Raise(Discontinuity, this, discontinuity);
+        await WriteAsync(marker, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Handles an Error answering this subscription's Subscribe.</summary>
@@ -212,32 +296,108 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
     }
 
     /// <summary>
-    /// Delivers a Message frame unless it was already delivered (offset at or below the watermark in
-    /// the same epoch). Returns false for a dropped duplicate.
+    /// Delivers a Message frame unless it was already delivered: at or below the last delivered offset of
+    /// the same epoch (for notifications: the same (epoch, offset) already surfaced). A gap in the same
+    /// epoch on a topic subscription is not delivered: the caller repairs it (<see cref="DeliveryResult.RepairGap"/>)
+    /// by resubscribing from the last delivered position, and messages are held (dropped) until Subscribed.
     /// </summary>
-    internal async ValueTask<bool> DeliverAsync(InboundFrame frame, CancellationToken cancellationToken)
+    internal async ValueTask<DeliveryResult> DeliverAsync(InboundFrame frame, CancellationToken cancellationToken)
     {
         GatewayMessage message;
+        SubscriptionDiscontinuityEventArgs? discontinuity = null;
+        var result = DeliveryResult.Delivered;
         lock (_lock)
         {
-            if (_lastDelivered is { } last && last.Epoch == frame.Epoch && frame.Offset <= last.Offset)
-            {
-                Interlocked.Increment(ref _duplicatesDropped);
-                return false;
-            }
-
-            var missed = _lastDelivered is { } previous && previous.Epoch == frame.Epoch ? frame.Offset - previous.Offset - 1 : 0;
+            var position = new StreamPosition(frame.Epoch, frame.Offset);
             var kind = (frame.Flags & FrameFlags.Retained) != 0 ? GatewayMessageKind.Retained
                 : (frame.Flags & FrameFlags.Replayed) != 0 ? GatewayMessageKind.Replayed
                 : GatewayMessageKind.Live;
-            message = new GatewayMessage(Topic, frame.Epoch, frame.Offset, frame.Priority, DateTimeOffset.FromUnixTimeMilliseconds(frame.Value), frame.Payload, kind, missed);
-            _lastDelivered = message.Position;
-            _resumeFrom = message.Position;
+            ulong missed = 0;
+            if (_seen is not null)
+            {
+                // Notifications: at least once; pending ones come back (Replayed) on every connect until acked.
+                if (!_seen.Add(position))
+                {
+                    Interlocked.Increment(ref _duplicatesDropped);
+                    return DeliveryResult.Duplicate;
+                }
+
+                _seenOrder!.Enqueue(position);
+                if (_seenOrder.Count > SeenMemory)
+                {
+                    _seen.Remove(_seenOrder.Dequeue());
+                }
+            }
+            else
+            {
+                if (_repairing)
+                {
+                    return DeliveryResult.Held;
+                }
+
+                if (_lastDelivered is { } last && last.Epoch == frame.Epoch && frame.Offset <= last.Offset)
+                {
+                    Interlocked.Increment(ref _duplicatesDropped);
+                    return DeliveryResult.Duplicate;
+                }
+
+                missed = _lastDelivered is { } previous && previous.Epoch == frame.Epoch ? frame.Offset - previous.Offset - 1 : 0;
+                var baseline = _lastDelivered ?? _resumeFrom;
+                if (kind != GatewayMessageKind.Retained && baseline is { } from && !_continuityUnknown)
+                {
+                    if (from.Epoch != frame.Epoch)
+                    {
+                        _afterGap = true;
+                        discontinuity = new SubscriptionDiscontinuityEventArgs(Topic, SubscriptionDiscontinuityKind.EpochChanged, from, position, recovering: false);
+                    }
+                    else if (frame.Offset > from.Offset + 1)
+                    {
+                        Interlocked.Increment(ref _gapsDetected);
+                        var repair = !IsAutomatic;
+                        discontinuity = new SubscriptionDiscontinuityEventArgs(Topic, SubscriptionDiscontinuityKind.Gap, from, position, repair);
+                        if (repair)
+                        {
+                            _repairing = true;
+                            _resumeFrom = from;
+                            result = DeliveryResult.RepairGap;
+                        }
+                        else
+                        {
+                            _afterGap = true;
+                            missed = frame.Offset - from.Offset - 1;
+                        }
+                    }
+                }
+
+                _continuityUnknown = false;
+            }
+
+            if (result == DeliveryResult.RepairGap)
+            {
+                message = null!;
+            }
+            else
+            {
+                message = new GatewayMessage(Topic, frame.Epoch, frame.Offset, frame.Priority, DateTimeOffset.FromUnixTimeMilliseconds(frame.Value), frame.Payload, kind, missed, _afterGap);
+                _afterGap = false;
+                _lastDelivered = position;
+                _resumeFrom = position;
+            }
+        }
+
+        if (discontinuity is not null)
+        {
+            _client.Raise(Discontinuity, this, discontinuity);
+        }
+
+        if (result == DeliveryResult.RepairGap)
+        {
+            return result;
         }
 
         await WriteAsync(message, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _delivered);
-        return true;
+        return DeliveryResult.Delivered;
     }
 
     /// <summary>Ends the enumeration (with an error when the client gave up).</summary>
@@ -260,4 +420,20 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
             // Unsubscribed meanwhile: nobody reads any more.
         }
     }
+}
+
+/// <summary>What <see cref="GatewaySubscription.DeliverAsync"/> did with a message.</summary>
+internal enum DeliveryResult
+{
+    /// <summary>Handed to the application.</summary>
+    Delivered,
+
+    /// <summary>Already delivered: dropped.</summary>
+    Duplicate,
+
+    /// <summary>Dropped while a gap repair is under way (it will be replayed).</summary>
+    Held,
+
+    /// <summary>A gap: not delivered; the caller must resubscribe with recovery from <see cref="GatewaySubscription.Position"/>.</summary>
+    RepairGap,
 }

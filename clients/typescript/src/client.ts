@@ -10,7 +10,7 @@ import { decodeFrames } from "./protocol/reader.js";
 import { BROADCAST_TOPIC, USER_PREFIX, encodeTopic } from "./protocol/topics.js";
 import { encodeUtf8 } from "./protocol/utf8.js";
 import { encodeFrame } from "./protocol/writer.js";
-import { Subscription, type RecoveryFailedEvent, type StreamPosition, type SubscriptionOwner } from "./subscription.js";
+import { Subscription, type DiscontinuityEvent, type RecoveryFailedEvent, type RecoveryIncompleteEvent, type StreamPosition, type SubscriptionOwner } from "./subscription.js";
 import { isTcpEndpoint, resolveTcp } from "./tcp.js";
 import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from "./websocket.js";
 
@@ -83,6 +83,10 @@ export interface GatewayClientEvents {
   goAway: { readonly delayMs: number; readonly reason: string };
   /** A subscription could not be recovered after a reconnect: refetch state. */
   recoveryFailed: RecoveryFailedEvent & { readonly subscription: Subscription };
+  /** A subscription's recovery had started but could not be completed (`recovery_incomplete`): refetch state. */
+  recoveryIncomplete: RecoveryIncompleteEvent & { readonly subscription: Subscription };
+  /** Any subscription's discontinuity (recoveryFailed, recoveryIncomplete, gap, epochChanged); see Subscription events. */
+  discontinuity: DiscontinuityEvent & { readonly subscription: Subscription };
   /** Every message surfaced (including topics without a local subscription). */
   message: GatewayMessage;
   /** The token was refreshed on the live connection. */
@@ -734,6 +738,17 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       }
       case FrameKind.Error: {
         const error = new GatewayError(frame.errorCode, frame.text || errorInfo(frame.errorCode).description, { correlationId: frame.correlationId });
+        if (frame.errorCode === ErrorCode.RecoveryIncomplete && frame.correlationId !== 0) {
+          // Follows Subscribed(Recovered) and part of the replay, with that (already answered) Subscribe's id.
+          for (const sub of this.subs.values()) {
+            if (sub.answeredCorrelation === frame.correlationId) {
+              this.onRecoveryIncomplete(sub, frame.text);
+              return;
+            }
+          }
+          this.emit("error", error);
+          return;
+        }
         if (frame.correlationId !== 0 && this.failRequest(link, frame.correlationId, error)) return;
         if (error.fatal) link.error = error;
         else this.emit("error", error);
@@ -787,7 +802,12 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
         return;
       }
       sub.gapsDetected++;
-      this.repair(sub);
+      const from = sub.lastSurfaced ?? sub.resumeFrom;
+      const recovering = this.repair(sub);
+      if (from) {
+        sub.notify("gap", { topic: sub.topic, from, to: undefined, missed: until - from.offset, recovering });
+        this.discontinuity(sub, { kind: "gap", from, to: undefined, missed: until - from.offset, recovering, message: "a recovery replay stopped short — recovering the rest" });
+      }
     }, REPLAY_IDLE_MS);
     link.timers.push(sub.replayTimer);
     if (link.timers.length > 64) link.timers.splice(0, link.timers.length - 16);
@@ -825,12 +845,25 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       const last = sub.lastSurfaced;
       if (last && message.epoch === last.epoch && message.offset <= last.offset) return "duplicate";
       const expected = last ?? sub.resumeFrom;
-      if (expected && message.epoch === expected.epoch && message.offset > expected.offset + 1n && !message.retained) {
-        sub.gapsDetected++;
-        if (!sub.builtin && this.repair(sub)) return "hold";
-        // Cannot be recovered (broadcast, or no live connection): surface it, flagged.
-        sub.gapPending = true;
+      const to: StreamPosition = { epoch: message.epoch, offset: message.offset };
+      if (expected && !message.retained && !sub.continuityUnknown) {
+        if (message.epoch !== expected.epoch) {
+          // The topic's history was reset: old positions mean nothing, nothing can be recovered.
+          sub.gapPending = true;
+          sub.notify("epochChanged", { topic: sub.topic, from: expected, to });
+          this.discontinuity(sub, { kind: "epochChanged", from: expected, to, missed: 0n, recovering: false, message: "the topic's epoch changed — refetch state" });
+        } else if (message.offset > expected.offset + 1n) {
+          sub.gapsDetected++;
+          const missed = message.offset - expected.offset - 1n;
+          const recovering = !sub.builtin && this.repair(sub);
+          sub.notify("gap", { topic: sub.topic, from: expected, to, missed, recovering });
+          this.discontinuity(sub, { kind: "gap", from: expected, to, missed, recovering, message: recovering ? "messages were shed — recovering them" : "messages were shed — refetch state" });
+          if (recovering) return "hold";
+          // Cannot be recovered (broadcast, or no live connection): surface it, flagged.
+          sub.gapPending = true;
+        }
       }
+      sub.continuityUnknown = false;
     }
     sub.lastSurfaced = { epoch: message.epoch, offset: message.offset };
     sub.resumeFrom = sub.lastSurfaced;
@@ -855,6 +888,27 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
         this.sendSubscribe(link, sub);
       });
     return true;
+  }
+
+  /** Emits a discontinuity on the subscription and the client. */
+  private discontinuity(sub: Subscription, event: Omit<DiscontinuityEvent, "topic" | "refetch">): void {
+    const full: DiscontinuityEvent = { topic: sub.topic, ...event, refetch: !event.recovering };
+    sub.notify("discontinuity", full);
+    this.emit("discontinuity", { ...full, subscription: sub });
+  }
+
+  /** Error recovery_incomplete with the correlation id of the Subscribe that was answered Recovered. */
+  private onRecoveryIncomplete(sub: Subscription, text: string): void {
+    this.stopReplayWatch(sub);
+    sub.setRecovery("incomplete");
+    sub.continuityUnknown = true;
+    sub.gapPending = true;
+    const lastReplayed = sub.lastSurfaced ?? sub.resumeFrom;
+    const message = text || "the recovery could not be completed — refetch state";
+    const event: RecoveryIncompleteEvent = { topic: sub.topic, lastReplayed, message };
+    sub.notify("recoveryIncomplete", event);
+    this.emit("recoveryIncomplete", { ...event, subscription: sub });
+    this.discontinuity(sub, { kind: "recoveryIncomplete", from: lastReplayed, to: undefined, missed: 0n, recovering: false, message });
   }
 
   private sendSubscribe(link: Link, sub: Subscription): void {
@@ -882,6 +936,8 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
     const sub = this.subs.get(frame.topic);
     if (!pending || !sub) return;
     sub.repairing = false;
+    sub.answeredCorrelation = frame.correlationId;
+    sub.continuityUnknown = false;
     this.stopReplayWatch(sub);
     const current: StreamPosition = { epoch: frame.epoch, offset: frame.offset };
     const from = sub.resumeFrom;
@@ -893,6 +949,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       const event: RecoveryFailedEvent = { topic: sub.topic, from, current, message: "could not recover — refetch state" };
       sub.notify("recoveryFailed", event);
       this.emit("recoveryFailed", { ...event, subscription: sub });
+      this.discontinuity(sub, { kind: "recoveryFailed", from, to: current, missed: 0n, recovering: false, message: event.message });
     } else if ((frame.flags & FrameFlags.Recovered) !== 0 && from) {
       sub.setRecovery("recovered");
       // The replay runs up to the current position; watch that it arrives completely (see watchReplay).

@@ -11,7 +11,17 @@ export type {
   TokenRequest,
 } from "./client.js";
 export { Subscription } from "./subscription.js";
-export type { RecoveryStatus, StreamPosition, RecoveryFailedEvent, SubscriptionEvents } from "./subscription.js";
+export type {
+  RecoveryStatus,
+  StreamPosition,
+  RecoveryFailedEvent,
+  RecoveryIncompleteEvent,
+  GapEvent,
+  EpochChangedEvent,
+  DiscontinuityEvent,
+  DiscontinuityKind,
+  SubscriptionEvents,
+} from "./subscription.js";
 export { GatewayMessage } from "./message.js";
 export { GatewayError, type ClientErrorName } from "./errors.js";
 export { TypedEmitter, type Listener } from "./emitter.js";

@@ -24,8 +24,9 @@ export class GatewayMessage {
   /** The retained latest state of a workflow topic, sent on subscribe. */
   readonly retained: boolean;
   /**
-   * True on the first message after a recovery that could not be done ("could not recover — refetch
-   * state"): messages may be missing before this one.
+   * True on the first message after a discontinuity the client could not repair: a failed or incomplete
+   * recovery ("could not recover — refetch state"), an epoch change, or a gap on `broadcast`. Messages may
+   * be missing before this one (see the subscription's `discontinuity` event).
    */
   afterGap = false;
   private readonly acker: Acker | undefined;

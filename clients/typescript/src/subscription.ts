@@ -2,8 +2,13 @@ import { TypedEmitter } from "./emitter.js";
 import type { GatewayError } from "./errors.js";
 import type { GatewayMessage } from "./message.js";
 
-/** How the subscription's stream continued after its last (re)subscribe. */
-export type RecoveryStatus = "fresh" | "recovered" | "notRecovered";
+/**
+ * How the subscription's stream continued after its last (re)subscribe: "fresh" (plain subscribe),
+ * "recovered" (every missed message is replayed), "notRecovered" (Subscribed with RecoveryFailed: refetch
+ * state), "incomplete" (the replay had started but could not be completed, error `recovery_incomplete`:
+ * refetch state).
+ */
+export type RecoveryStatus = "fresh" | "recovered" | "notRecovered" | "incomplete";
 
 /** A position in a topic stream. */
 export interface StreamPosition {
@@ -21,6 +26,61 @@ export interface RecoveryFailedEvent {
   readonly message: string;
 }
 
+/** What kind of discontinuity a {@link DiscontinuityEvent} reports. */
+export type DiscontinuityKind = "recoveryFailed" | "recoveryIncomplete" | "gap" | "epochChanged";
+
+/**
+ * The stream as the application sees it is not (or not yet) a gapless continuation. `refetch` tells
+ * whether the application should refetch the state it derives from the topic (every kind unless the
+ * client is repairing a gap itself: `recovering`).
+ */
+export interface DiscontinuityEvent {
+  readonly topic: string;
+  readonly kind: DiscontinuityKind;
+  /** The last position surfaced (or asked to recover from) before the discontinuity. */
+  readonly from: StreamPosition | undefined;
+  /**
+   * Where the stream continues: the message that revealed a gap or an epoch change (the missing offsets are
+   * those strictly between `from` and `to`), the current position for recoveryFailed; undefined for
+   * recoveryIncomplete (the next live message tells) and for a replay that stopped short.
+   */
+  readonly to: StreamPosition | undefined;
+  /** Offsets known to be missing (gaps only, else 0n). */
+  readonly missed: bigint;
+  /** The client is repairing the gap (resubscribing with recovery): the missed messages follow, or a recoveryFailed. */
+  readonly recovering: boolean;
+  /** Whether the application should refetch its state (= !recovering). */
+  readonly refetch: boolean;
+  /** Human-readable detail (the gateway's text for recoveryIncomplete). */
+  readonly message: string;
+}
+
+export interface RecoveryIncompleteEvent {
+  readonly topic: string;
+  /** The last position surfaced (the last replayed message, or the recovery position if none came). */
+  readonly lastReplayed: StreamPosition | undefined;
+  /** The gateway's text. */
+  readonly message: string;
+}
+
+export interface GapEvent {
+  readonly topic: string;
+  /** The last position surfaced before the gap. */
+  readonly from: StreamPosition;
+  /** The message that revealed the gap (undefined when a recovery replay stopped short of its announced end). */
+  readonly to: StreamPosition | undefined;
+  /** Offsets missing (strictly between from and to). */
+  readonly missed: bigint;
+  /** The client resubscribes with recovery to get them (topic subscriptions); false on `broadcast`. */
+  readonly recovering: boolean;
+}
+
+export interface EpochChangedEvent {
+  readonly topic: string;
+  readonly from: StreamPosition;
+  readonly to: StreamPosition;
+}
+
 export interface SubscriptionEvents {
   /** Every surfaced message (in addition to async iteration). */
   message: GatewayMessage;
@@ -28,6 +88,17 @@ export interface SubscriptionEvents {
   recovered: { readonly topic: string; readonly from: StreamPosition };
   /** A resubscribe could not recover the missed messages: refetch state. */
   recoveryFailed: RecoveryFailedEvent;
+  /**
+   * A recovery that had started (recovered, some messages replayed) could not be completed (error
+   * `recovery_incomplete`): live messages follow after a gap. Refetch state.
+   */
+  recoveryIncomplete: RecoveryIncompleteEvent;
+  /** Offsets were skipped in the same epoch (messages shed for a slow connection). */
+  gap: GapEvent;
+  /** A message arrived in another epoch than the last one surfaced (history reset): refetch state. */
+  epochChanged: EpochChangedEvent;
+  /** Every one of recoveryFailed, recoveryIncomplete, gap, epochChanged, in one shape (emitted right after the specific event). */
+  discontinuity: DiscontinuityEvent;
   /** The subscription ended (unsubscribe, client close, or an error). */
   closed: { readonly error?: GatewayError };
 }
@@ -58,8 +129,12 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
   lastSurfaced: StreamPosition | undefined;
   /** @internal position to recover from on resubscribe */
   resumeFrom: StreamPosition | undefined;
-  /** @internal the next surfaced message follows a failed recovery */
+  /** @internal the next surfaced message follows a discontinuity the client could not repair */
   gapPending = false;
+  /** @internal correlation id of the Subscribe last answered by Subscribed (recovery_incomplete carries it) */
+  answeredCorrelation = 0;
+  /** @internal the next message follows an announced recovery_incomplete: do not report its gap again */
+  continuityUnknown = false;
   /** @internal offsets surfaced on a notification topic (redelivery may be out of high-water order) */
   readonly seenOffsets = new Set<bigint>();
   /** @internal */
@@ -75,9 +150,9 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
   /** Messages surfaced so far. */
   delivered = 0;
   /**
-   * Offset gaps seen (messages shed on a slow connection). On a topic subscription each one is repaired by
-   * resubscribing with recovery (then `recovery` is "recovered", or "notRecovered" with `recoveryFailed`);
-   * on the broadcast stream the next message is flagged `afterGap`.
+   * Offset gaps seen (messages shed on a slow connection), each also reported by a `gap` event. On a topic
+   * subscription each one is repaired by resubscribing with recovery (then `recovery` is "recovered", or
+   * "notRecovered" with `recoveryFailed`); on the broadcast stream the next message is flagged `afterGap`.
    */
   gapsDetected = 0;
   /** @internal resubscribing after a gap; messages are dropped until Subscribed */
@@ -105,7 +180,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
     }
   }
 
-  /** "fresh" (plain subscribe), "recovered" (every missed message was replayed) or "notRecovered" (refetch state). */
+  /** "fresh" (plain subscribe), "recovered" (every missed message is replayed), "notRecovered" or "incomplete" (refetch state). */
   get recovery(): RecoveryStatus {
     return this.status;
   }

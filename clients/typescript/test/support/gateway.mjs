@@ -297,20 +297,22 @@ export async function until(predicate, { timeoutMs = 30_000, what = "condition" 
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
 }
 
-/** Reads `count` messages from an async iterator, bounded by a timeout. */
+/** Reads `count` messages from an async iterator, bounded by a timeout (one timer for the whole read, not one abort listener per message). */
 export async function take(subscription, count, timeoutMs = 30_000) {
   const out = [];
-  const deadline = AbortSignal.timeout(timeoutMs);
-  while (out.length < count) {
-    const next = await Promise.race([
-      subscription.next(),
-      new Promise((_, reject) => {
-        if (deadline.aborted) reject(new Error(`timed out waiting for message ${out.length + 1} of ${count} on ${subscription.topic}`));
-        deadline.addEventListener("abort", () => reject(new Error(`timed out waiting for message ${out.length + 1} of ${count} on ${subscription.topic}`)), { once: true });
-      }),
-    ]);
-    if (next.done) throw new Error(`subscription ${subscription.topic} ended after ${out.length} messages`);
-    out.push(next.value);
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for message ${out.length + 1} of ${count} on ${subscription.topic}`)), timeoutMs);
+  });
+  timeout.catch(() => undefined);
+  try {
+    while (out.length < count) {
+      const next = await Promise.race([subscription.next(), timeout]);
+      if (next.done) throw new Error(`subscription ${subscription.topic} ended after ${out.length} messages`);
+      out.push(next.value);
+    }
+  } finally {
+    clearTimeout(timer);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // Compile-only check of the shipped declarations (dist/*.d.ts through the package's `exports` map).
-import { GatewayClient, GatewayError, GatewayMessage, Subscription, ErrorCode, type PublishResult, type RecoveryStatus, type ConnectionState } from "@archmesh/gateway-client";
+import { GatewayClient, GatewayError, GatewayMessage, Subscription, ErrorCode, type PublishResult, type RecoveryStatus, type ConnectionState, type DiscontinuityEvent, type DiscontinuityKind } from "@archmesh/gateway-client";
 import { encodeFrame, readFrame, FrameKind, type Frame } from "@archmesh/gateway-client/protocol";
 
 export async function usage(signal: AbortSignal): Promise<void> {
@@ -21,6 +21,15 @@ export async function usage(signal: AbortSignal): Promise<void> {
   const sub: Subscription = await client.subscribe("workflow:1", { signal, from: { epoch: 1n, offset: 2n } });
   const status: RecoveryStatus = sub.recovery;
   void status;
+  sub.on("discontinuity", (e: DiscontinuityEvent) => {
+    const kind: DiscontinuityKind = e.kind;
+    if (e.refetch) console.log(kind, e.from?.offset, e.to?.epoch, e.missed + 1n, e.recovering);
+  });
+  sub.on("recoveryIncomplete", (e) => console.log(e.topic, e.lastReplayed?.offset, e.message));
+  sub.on("gap", (e) => console.log(e.from.offset, e.to?.offset, e.missed, e.recovering));
+  sub.on("epochChanged", (e) => console.log(e.from.epoch, e.to.epoch));
+  client.on("recoveryIncomplete", (e) => console.log(e.subscription.recovery === "incomplete"));
+  client.on("discontinuity", (e) => console.log(e.subscription.topic, e.kind));
   for await (const msg of sub) {
     const m: GatewayMessage = msg;
     const offset: bigint = m.offset;
