@@ -71,13 +71,14 @@ public sealed partial class Dispatcher
     public void Disconnect(Session session)
     {
         ArgumentNullException.ThrowIfNull(session);
-        if (!session.MarkClosed())
-        {
-            return;
-        }
-
+        // Always complete: after a slow-consumer close (already marked closed) the queue still holds the
+        // control frames the host flushed or did not get to; they are released here.
+        var first = session.MarkClosed();
         session.Outbound.Complete(discard: true);
-        RemoveFromRegistries(session);
+        if (first)
+        {
+            RemoveFromRegistries(session);
+        }
     }
 
     /// <summary>Every registered session at this moment (graceful drain: send GoAway to all).</summary>

@@ -90,8 +90,12 @@ public class OutboundQueueTests
 
         Assert.Equal(ErrorCode.SlowConsumer, queue.CloseReason);
         Assert.True(queue.IsCompleted);
-        Assert.Equal(0, queue.Count); // queued frames released at once: the connection is going away
+        Assert.Equal(0, queue.Count); // queued messages released at once: the connection is going away
         Assert.Equal(EnqueueResult.Closed, queue.TryEnqueueMessage(Frame(Priority.Low), Priority.Low));
+        // Control frames (acks owed to the publisher, the Error) still flow until the host completes it.
+        Assert.True(queue.TryEnqueueControl(Frame(Priority.Low, offset: 77)));
+        Assert.Equal([77UL], DrainDecoded(queue).Select(f => f.Offset));
+        queue.Complete(discard: true);
         Assert.False(queue.TryEnqueueControl(Frame(Priority.Low)));
         _pool.AssertNoLeaks();
     }
@@ -228,6 +232,19 @@ public class OutboundQueueTests
         DrainDecoded(tiny);
         queue.Complete(discard: true);
         tiny.Complete(discard: true);
+        _pool.AssertNoLeaks();
+    }
+
+    [Fact]
+    public void A_slow_consumer_close_keeps_queued_control_frames_and_drops_messages()
+    {
+        var queue = new OutboundQueue(new OutboundQueueOptions { MaxFrames = 2, BurstFrames = 0 });
+        Assert.True(queue.TryEnqueueControl(Frame(Priority.Low, offset: 1))); // e.g. a PublishAck
+        Assert.Equal(EnqueueResult.Queued, queue.TryEnqueueMessage(Frame(Priority.High, offset: 2), Priority.High));
+        Assert.Equal(EnqueueResult.ClosedSlowConsumer, queue.TryEnqueueMessage(Frame(Priority.High, offset: 3), Priority.High));
+        Assert.True(queue.IsCompleted);
+        Assert.Equal([1UL], DrainDecoded(queue).Select(f => f.Offset));
+        queue.Complete(discard: true);
         _pool.AssertNoLeaks();
     }
 }

@@ -37,6 +37,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     private int _count;
     private long _bytes;
     private bool _completed;
+    private bool _messagesClosed; // slow-consumer close: no more messages, control frames (acks, errors) still flow
     private ErrorCode _closeReason;
     private long _shedLow;
     private long _shedNormal;
@@ -96,7 +97,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     public long Bytes => Volatile.Read(ref _bytes);
 
     /// <summary>True once completed (by disconnect, shutdown or slow-consumer close).</summary>
-    public bool IsCompleted => Volatile.Read(ref _completed);
+    public bool IsCompleted => Volatile.Read(ref _completed) || Volatile.Read(ref _messagesClosed);
 
     /// <summary>Low-priority messages shed on this connection.</summary>
     public long ShedLow => Volatile.Read(ref _shedLow);
@@ -122,7 +123,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
                 return new ValueTask<bool>(true);
             }
 
-            if (_completed)
+            if (_completed || _messagesClosed)
             {
                 return new ValueTask<bool>(false);
             }
@@ -227,7 +228,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         bool wake = false;
         lock (Gate)
         {
-            if (_completed)
+            if (_completed || _messagesClosed)
             {
                 return false;
             }
@@ -277,7 +278,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         bool wake = false;
         lock (Gate)
         {
-            if (_completed)
+            if (_completed || _messagesClosed)
             {
                 result = EnqueueResult.Closed;
             }
@@ -304,9 +305,11 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             else
             {
                 // critical/high never shed: give up on this connection (the client reconnects and recovers).
+                // Queued messages go at once; control frames (acks owed to the publisher, errors) stay and
+                // more may still come, so the host can flush them before its Error frame (protocol §8.4).
                 _closeReason = ErrorCode.SlowConsumer;
-                ReleaseAllLocked();
-                _completed = true;
+                ReleaseMessagesLocked();
+                _messagesClosed = true;
                 wake = TakeWaiter();
                 result = EnqueueResult.ClosedSlowConsumer;
             }
@@ -499,6 +502,33 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
 
         _entries = bigger;
         _head = 0;
+    }
+
+    private void ReleaseMessagesLocked()
+    {
+        var entries = _entries;
+        var mask = entries.Length - 1;
+        var total = _count;
+        var write = 0;
+        for (var read = 0; read < total; read++)
+        {
+            var entry = entries[(_head + read) & mask];
+            if (entry.Class != ControlClass)
+            {
+                _bytes -= entry.Buffer!.Length;
+                _count--;
+                entry.Buffer.Release();
+                continue;
+            }
+
+            entries[(_head + write) & mask] = entry;
+            write++;
+        }
+
+        for (var i = write; i < total; i++)
+        {
+            entries[(_head + i) & mask] = default;
+        }
     }
 
     private void ReleaseAllLocked()
