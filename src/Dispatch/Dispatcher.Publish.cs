@@ -124,8 +124,6 @@ public sealed partial class Dispatcher
         return new ValueTask<PublishResult>(new PublishResult(error, 0, 0));
     }
 
-    /// <inheritdoc />
-    public ErrorCode DeliverRemote(string topic, Priority priority, ReadOnlySpan<byte> payload) => TryPublish(topic, priority, payload);
 
     private static void PatchPosition(FrameBuffer frame, StreamPosition position)
     {
@@ -155,6 +153,11 @@ public sealed partial class Dispatcher
 
     private ErrorCode Enqueue(TopicState topic, Priority priority, ReadOnlySpan<byte> payload, Session? ackTo, uint correlationId, PublishCompletion? completion)
     {
+        if (_remote is not null)
+        {
+            return EnqueueRemote(_remote, topic, priority, payload, ackTo, correlationId, completion);
+        }
+
         // Serialize the outgoing frame once; the owner patches epoch and offset in place at dispatch.
         var buffer = Pool.Rent(FrameWriter.GetMessageSize(topic.Utf8.Length, payload.Length));
         FrameWriter.WriteMessage(buffer, topic.Utf8, priority, 0, 0, _time.GetUtcNow().ToUnixTimeMilliseconds(), payload);

@@ -23,6 +23,12 @@ public sealed partial class Dispatcher
             return;
         }
 
+        if (_remote is not null && !topic.Live)
+        {
+            Defer(topic, item); // the live feed is subscribed and the position read first
+            return;
+        }
+
         var position = topic.Stream.Position;
         var flags = FrameFlags.None;
         var recovering = false;
@@ -34,6 +40,18 @@ public sealed partial class Dispatcher
             probe.Clear();
             var status = topic.Stream.ReadHistory(from, 1, 0, probe);
             ReleaseAll(probe);
+            if (status == HistoryReadStatus.Gone && _remote is { } remote)
+            {
+                // Not in this node's cache (e.g. the client was on another node): ask the store, then come back.
+                if (item.State is not HistoryReadStatus probed)
+                {
+                    _ = ProbeAsync(remote, item, from);
+                    return;
+                }
+
+                status = probed;
+            }
+
             recovering = status != HistoryReadStatus.Gone;
             flags = recovering ? FrameFlags.Recovered : FrameFlags.RecoveryFailed;
             recovering &= from.Offset < position.Offset;
@@ -67,8 +85,14 @@ public sealed partial class Dispatcher
             return;
         }
 
+        if (_remote is not null && !topic.Live)
+        {
+            Defer(topic, item);
+            return;
+        }
+
         var position = topic.Stream.Position;
-        if (topic.Stream.PendingCount == 0)
+        if (_remote is null && topic.Stream.PendingCount == 0)
         {
             Join(session, topic);
             return;
@@ -116,6 +140,7 @@ public sealed partial class Dispatcher
         {
             if (cursor.Finished)
             {
+                ReleasePrefetched(cursor);
                 return;
             }
 
@@ -125,11 +150,50 @@ public sealed partial class Dispatcher
                 return;
             }
 
+            if (cursor.Fetching)
+            {
+                return; // the store's answer reschedules this cursor
+            }
+
             page.Clear();
             HistoryReadStatus status;
-            if (cursor.Source == ReplaySource.History)
+            var fromStore = false;
+            if (cursor.Prefetched is { } prefetched)
+            {
+                cursor.Prefetched = null;
+                fromStore = true;
+                page.AddRange(prefetched.Frames);
+                status = prefetched.Status;
+                if (prefetched.Error is not null)
+                {
+                    ReleaseAll(page);
+                    if (cursor.Source == ReplaySource.History)
+                    {
+                        FailReplay(cursor);
+                    }
+                    else
+                    {
+                        // Pending notifications stay pending in the store: redelivered on the next connect.
+                        Finish(cursor);
+                        Join(session, topic);
+                    }
+
+                    return;
+                }
+            }
+            else if (cursor.Source == ReplaySource.History)
             {
                 status = topic.Stream.ReadHistory(cursor.After, pageFrames, pageBytes, page);
+                if (status == HistoryReadStatus.Gone && _remote is { } remote)
+                {
+                    StartRemotePage(remote, cursor, pageFrames, pageBytes); // older than this node's cache
+                    return;
+                }
+            }
+            else if (_remote is { } remote)
+            {
+                StartRemotePage(remote, cursor, pageFrames, pageBytes); // pending notifications live in the store
+                return;
             }
             else
             {
@@ -143,12 +207,20 @@ public sealed partial class Dispatcher
                 return;
             }
 
+            // Remote engines: the seam is this node's delivered position; later offsets arrive live after the join.
+            var limit = _remote is null ? ulong.MaxValue : topic.Stream.Position.Offset;
             var blocked = false;
             foreach (var source in page)
             {
+                var offset = MessageFrameLayout.ReadOffset(source.Span);
+                if (offset > limit || (cursor.Source == ReplaySource.History && offset <= cursor.After.Offset))
+                {
+                    source.Release();
+                    continue;
+                }
+
                 if (!blocked)
                 {
-                    var offset = MessageFrameLayout.ReadOffset(source.Span);
                     var copy = FlaggedCopy(source, offset <= cursor.LiveAfter ? FrameFlags.Replayed : FrameFlags.None);
                     if (session.Outbound.TryEnqueueReplay(copy, force: false, worker.DeferredWakes))
                     {
@@ -175,11 +247,56 @@ public sealed partial class Dispatcher
                 return; // the drain signal is armed: ContinueReplay runs when the writer has drained
             }
 
-            if (status == HistoryReadStatus.End)
+            bool done;
+            if (!fromStore)
+            {
+                done = status == HistoryReadStatus.End;
+            }
+            else if (cursor.Source == ReplaySource.History)
+            {
+                done = cursor.After.Offset >= limit;
+            }
+            else
+            {
+                // Pending: complete once a read that reached the end was issued at the current position.
+                done = status == HistoryReadStatus.End && cursor.IssuedAt == limit;
+            }
+
+            if (done)
             {
                 Finish(cursor);
                 Join(session, topic);
                 return;
+            }
+        }
+    }
+
+    private async Task ProbeAsync(IRemoteStreams remote, DispatchItem item, StreamPosition from)
+    {
+        HistoryReadStatus status;
+        try
+        {
+            var page = await remote.ReadHistoryAsync(item.Topic!.Name, from, 1, 0).ConfigureAwait(false);
+            status = page.Status;
+        }
+        catch (Exception ex)
+        {
+            Log.EngineStepFailed(_logger, ex, "recovery probe", item.Topic!.Name);
+            status = HistoryReadStatus.Gone;
+        }
+
+        item.State = status;
+        EnqueueControlOrWait(item.Topic.Owner, item);
+    }
+
+    private static void ReleasePrefetched(ReplayCursor cursor)
+    {
+        if (cursor.Prefetched is { } page)
+        {
+            cursor.Prefetched = null;
+            foreach (var frame in page.Frames)
+            {
+                frame.Release();
             }
         }
     }
@@ -214,6 +331,7 @@ public sealed partial class Dispatcher
         }
 
         cursor.Finished = true;
+        ReleasePrefetched(cursor);
         cursor.Topic.ActiveReplays--;
         cursor.Session.RemoveReplay(cursor);
     }

@@ -28,7 +28,13 @@ public sealed partial class Dispatcher
         var dropped = 0;
         foreach (var (name, topic) in _topics)
         {
-            if (topic.Owner != worker || topic.Kind == TopicKind.Broadcast || topic.Subscribers.Count > 0 || topic.ActiveReplays > 0 || !topic.Stream.IsEmpty)
+            if (topic.Owner != worker)
+            {
+                continue;
+            }
+
+            EndInterestIfIdle(topic);
+            if (topic.Kind == TopicKind.Broadcast || topic.Subscribers.Count > 0 || topic.ActiveReplays > 0 || topic.Live || topic.Initializing || topic.Filling || !topic.Stream.IsEmpty)
             {
                 continue;
             }
@@ -98,7 +104,13 @@ public sealed partial class Dispatcher
             }
 
             var owner = _workers[(int)((uint)StringComparer.Ordinal.GetHashCode(name) % (uint)_workers.Length)];
-            var state = new TopicState(name, owner, _engine.CreateStream(name, TopicState.KindOf(name)));
+            var kind = TopicState.KindOf(name);
+            // Remote engines keep the stream in the store; the node keeps a cache of what it delivered
+            // (history for recoveries it can serve itself, the retained state; pending lives in the store).
+            ITopicStream stream = _remote is null
+                ? _engine.CreateStream(name, kind)
+                : new InMemoryTopicStream(name, kind, 0, _options.History, 0, _options.PendingTtl, _time);
+            var state = new TopicState(name, owner, stream);
             _topics[name] = state;
             return state;
         }

@@ -27,6 +27,7 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 
     private readonly DispatcherOptions _options;
     private readonly IDispatchEngine _engine;
+    private readonly IRemoteStreams? _remote;
     private readonly bool _ownsEngine;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -60,6 +61,7 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         Pool = pool ?? FrameBufferPool.Shared;
         _ownsEngine = engine is null;
         _engine = engine ?? new InMemoryDispatchEngine(options.History, options.MaxPendingPerUser, options.PendingTtl, _time);
+        _remote = _engine.Remote;
 
         var workerCount = options.WorkerCount > 0 ? options.WorkerCount : Environment.ProcessorCount;
         _workers = new DispatchWorker[workerCount];
@@ -120,6 +122,7 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
             worker.Start();
         }
 
+        StartRemote();
         Log.Started(_logger, _options.NodeId, _workers.Length, _engine.Name);
     }
 
@@ -230,7 +233,31 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
                     ProcessAttachUser(worker, ref item);
                     break;
                 case DispatchItemKind.Ack:
-                    item.Topic!.Stream.Acknowledge(item.Offset);
+                    if (_remote is not null)
+                    {
+                        AckRemote(_remote, item.Topic!, item.Offset);
+                    }
+                    else
+                    {
+                        item.Topic!.Stream.Acknowledge(item.Offset);
+                    }
+
+                    break;
+                case DispatchItemKind.Positioned:
+                    ProcessPositioned(worker, ref item);
+                    break;
+                case DispatchItemKind.Initialized:
+                    ProcessInitialized(worker, ref item);
+                    break;
+                case DispatchItemKind.Filled:
+                    ProcessFilled(worker, ref item);
+                    break;
+                case DispatchItemKind.Retry:
+                    if (ReferenceEquals(item.State, CatchUp) && item.Topic!.Live)
+                    {
+                        StartFill(item.Topic, TimeSpan.Zero);
+                    }
+
                     break;
             }
         }

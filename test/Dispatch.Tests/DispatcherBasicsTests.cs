@@ -198,6 +198,10 @@ public class DispatcherBasicsTests
 
         public bool IsAvailable => true;
 
+        public string State => "local";
+
+        public IRemoteStreams? Remote => null;
+
         public ITopicStream CreateStream(string topic, TopicKind kind)
         {
             var stream = inner.CreateStream(topic, kind);

@@ -17,6 +17,16 @@ public interface IDispatchEngine : IDisposable
     /// <summary>False while the engine cannot guarantee delivery (the dispatcher then rejects with EngineUnavailable).</summary>
     bool IsAvailable { get; }
 
+    /// <summary>A short state for health and the dashboard (e.g. "local", "connected", "unreachable since 12:01:02Z").</summary>
+    string State { get; }
+
+    /// <summary>
+    /// Null for engines whose streams live in this process and assign positions on the owning worker
+    /// (<see cref="ITopicStream.Append"/>). Otherwise the store's asynchronous operations: the dispatcher
+    /// then uses streams from <see cref="CreateStream"/> only as a local cache of what this node delivered.
+    /// </summary>
+    IRemoteStreams? Remote { get; }
+
     /// <summary>Creates the stream of <paramref name="topic"/>; called once per topic per node.</summary>
     ITopicStream CreateStream(string topic, TopicKind kind);
 
@@ -27,6 +37,16 @@ public interface IDispatchEngine : IDisposable
 /// <summary>Where an engine delivers messages published on other nodes (implemented by <see cref="Dispatcher"/>).</summary>
 public interface IDispatchEngineSink
 {
-    /// <summary>Queues a remote message for local fan-out. Returns Overloaded when the ring is full.</summary>
-    Gateway.Protocol.Errors.ErrorCode DeliverRemote(string topic, Gateway.Protocol.Frames.Priority priority, ReadOnlySpan<byte> payload);
+    /// <summary>
+    /// Queues a message published on another node, with the position the store assigned, for local fan-out
+    /// (never appended again). Delivered in offset order per topic; a duplicate (offset already delivered)
+    /// is dropped. Ignored when this node has no local interest in the topic.
+    /// </summary>
+    void DeliverRemote(string topic, Gateway.Protocol.StreamPosition position, long timestampMs, Gateway.Protocol.Frames.Priority priority, ReadOnlySpan<byte> payload);
+
+    /// <summary>
+    /// The engine's connection was restored: every topic with local interest catches up from the stream,
+    /// from the last offset it delivered (the live feed alone is never trusted to have carried everything).
+    /// </summary>
+    void OnEngineRestored();
 }

@@ -28,6 +28,12 @@ public sealed class InMemoryDispatchEngine : IDispatchEngine
     public bool IsAvailable => true;
 
     /// <inheritdoc />
+    public string State => "local";
+
+    /// <inheritdoc />
+    public IRemoteStreams? Remote => null;
+
+    /// <inheritdoc />
     public ITopicStream CreateStream(string topic, TopicKind kind) =>
         new InMemoryTopicStream(topic, kind, NewEpoch(), _history, _maxPendingPerUser, _pendingTtl, _time);
 

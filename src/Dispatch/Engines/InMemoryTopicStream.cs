@@ -16,7 +16,7 @@ internal sealed class InMemoryTopicStream : ITopicStream
     private readonly long _pendingTtlMs;
     private readonly TimeProvider _time;
     private readonly TopicKind _kind;
-    private readonly ulong _epoch;
+    private ulong _epoch;
     private ulong _lastOffset;
 
     private Entry[] _history = [];
@@ -97,6 +97,57 @@ internal sealed class InMemoryTopicStream : ITopicStream
         }
 
         return new StreamPosition(_epoch, offset);
+    }
+
+    /// <summary>
+    /// Records a message whose position a remote store assigned (this stream is then the node's local cache
+    /// of what it delivered). Positions arrive in order; the dispatcher resets the cache on a new epoch.
+    /// </summary>
+    public void Record(FrameBuffer message, StreamPosition position)
+    {
+        if (position.Epoch != _epoch || position.Offset != _lastOffset + 1)
+        {
+            Reset(new StreamPosition(position.Epoch, position.Offset - 1));
+        }
+
+        _lastOffset = position.Offset;
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (_options.MaxMessages > 0 && message.Length <= _options.MaxBytes)
+        {
+            message.AddReference();
+            Push(new Entry(position.Offset, message, now));
+        }
+
+        TrimHistory(now);
+        if (_kind == TopicKind.Workflow)
+        {
+            SetRetained(message);
+        }
+    }
+
+    /// <summary>Replaces the retained message (cache of a remote engine: the store's retained state at interest start).</summary>
+    public void SetRetained(FrameBuffer? message)
+    {
+        message?.AddReference();
+        _retained?.Release();
+        _retained = message;
+    }
+
+    /// <summary>Forgets the cached history and continues at <paramref name="position"/> (remote engines: interest start, new epoch).</summary>
+    public void Reset(StreamPosition position)
+    {
+        while (_count > 0)
+        {
+            PopOldest();
+        }
+
+        if (position.Epoch != _epoch)
+        {
+            SetRetained(null);
+        }
+
+        _epoch = position.Epoch;
+        _lastOffset = position.Offset;
     }
 
     public HistoryReadStatus ReadHistory(StreamPosition after, int maxMessages, long maxBytes, List<FrameBuffer> page)

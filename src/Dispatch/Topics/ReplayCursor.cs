@@ -55,4 +55,13 @@ internal sealed class ReplayCursor
 
     /// <summary>Set by Unsubscribe (or when finished): the next continuation does nothing.</summary>
     public bool Finished { get; set; }
+
+    /// <summary>Remote engines: a page read from the store is in flight (its completion reschedules the cursor).</summary>
+    public bool Fetching;
+
+    /// <summary>Remote engines: the page read from the store, waiting for the owner.</summary>
+    public ReplayPage? Prefetched { get; set; }
+
+    /// <summary>Remote engines: the local position when the last page read was issued (pending replays end when it holds still).</summary>
+    public ulong IssuedAt { get; set; }
 }

@@ -40,6 +40,26 @@ internal sealed class TopicState
     /// <summary>Replays in progress on this topic (owner thread only): an idle-topic sweep must keep it.</summary>
     public int ActiveReplays { get; set; }
 
+    // Remote engines only (owner thread unless noted): see Dispatcher.Remote.cs.
+
+    /// <summary>This node receives the topic's live feed and delivers positioned messages in offset order.</summary>
+    public bool Live { get; set; }
+
+    /// <summary>Interest is starting: the live feed is being subscribed and the position read.</summary>
+    public bool Initializing { get; set; }
+
+    /// <summary>Requests (subscribe, attach) waiting for <see cref="Initializing"/> to finish.</summary>
+    public List<DispatchItem>? Deferred { get; set; }
+
+    /// <summary>Positioned messages that arrived ahead of a missing offset, by offset (each holds one buffer reference).</summary>
+    public SortedList<ulong, DispatchItem>? Reorder { get; set; }
+
+    /// <summary>A fill (gap repair or catch-up read from the store) is in flight.</summary>
+    public bool Filling { get; set; }
+
+    /// <summary>The local cache, when the engine is remote.</summary>
+    public InMemoryTopicStream? Cache => Stream as InMemoryTopicStream;
+
     public static TopicKind KindOf(string topic)
     {
         if (topic.StartsWith(TopicRules.UserPrefix, StringComparison.Ordinal))

@@ -13,6 +13,18 @@ internal enum DispatchItemKind : byte
     AttachUser,
     Ack,
     BroadcastSlice,
+
+    /// <summary>A message whose position a remote store assigned (own append completed, or another node's).</summary>
+    Positioned,
+
+    /// <summary>Remote interest started: the live feed is subscribed and the position (and retained state) read.</summary>
+    Initialized,
+
+    /// <summary>Run a deferred request again (remote probe finished, or initialization must be retried).</summary>
+    Retry,
+
+    /// <summary>Messages read from the store to fill a gap or catch up after a reconnect.</summary>
+    Filled,
 }
 
 /// <summary>
@@ -35,4 +47,7 @@ internal struct DispatchItem
     public int Cost;
     public ulong Epoch;
     public ulong Offset;
+
+    /// <summary>Remote engines: the result of an asynchronous step (probe, initialization, fill) for the owner.</summary>
+    public object? State;
 }
