@@ -1,7 +1,7 @@
 namespace Gateway.Dispatch.Engines.Redis;
 
 /// <summary>
-/// The Lua scripts of <see cref="RedisStreamStore"/> (text mirrored in docs/scale-out.md). Each operation is
+/// The Lua scripts of <see cref="RedisStreamStore"/> (described step by step in docs/scale-out.md). Each operation is
 /// one script so it costs one round trip and runs atomically on the Redis server: no other client can observe
 /// or interleave with a half-done append. They are loaded (SCRIPT LOAD) at connect and after every reconnect,
 /// so calls travel as EVALSHA. Offsets stay below 2^53 and are Lua numbers; epochs are opaque decimal strings

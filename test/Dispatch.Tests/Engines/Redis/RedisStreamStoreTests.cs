@@ -109,6 +109,19 @@ public sealed class RedisStreamStoreTests(RedisServer redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task Appends_survive_a_flushed_script_cache()
+    {
+        var a = await NodeAsync("a");
+        var first = await a.AppendAsync("scripts", TopicKind.Plain, Priority.Normal, Now(), P("1"));
+        var admin = await redis.AdminAsync();
+        await admin.ScriptFlushAsync();
+
+        // The client answers NOSCRIPT by sending the script text once more.
+        var second = await a.AppendAsync("scripts", TopicKind.Plain, Priority.Normal, Now(), P("2"));
+        Assert.Equal(new StreamPosition(first.Epoch, 2), second);
+    }
+
+    [Fact]
     public async Task Range_read_pages_in_offset_order_until_end()
     {
         var a = await NodeAsync("a");
