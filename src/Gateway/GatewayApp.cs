@@ -42,9 +42,16 @@ public static class GatewayApp
 
         services.AddSingleton<IValidateOptions<DispatcherOptions>, DispatcherOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => DispatchEngineFactory.Create(
+            sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Engine,
+            sp.GetRequiredService<IOptions<DispatcherOptions>>().Value,
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp =>
         {
-            var dispatcher = new Dispatcher(sp.GetRequiredService<IOptions<DispatcherOptions>>().Value, loggerFactory: sp.GetRequiredService<ILoggerFactory>(), time: sp.GetRequiredService<TimeProvider>());
+            // The engine is a container singleton: disposed after the dispatcher, which was created after it.
+            var engine = sp.GetRequiredService<IDispatchEngine>();
+            var dispatcher = new Dispatcher(sp.GetRequiredService<IOptions<DispatcherOptions>>().Value, engine, loggerFactory: sp.GetRequiredService<ILoggerFactory>(), time: sp.GetRequiredService<TimeProvider>());
             dispatcher.Start();
             return dispatcher;
         });

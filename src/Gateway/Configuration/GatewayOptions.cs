@@ -37,4 +37,7 @@ public sealed class GatewayOptions
     /// <summary>HTTP publish API.</summary>
     [ValidateObjectMembers]
     public HttpApiOptions Http { get; set; } = new();
+
+    /// <summary>Where topic streams live: in memory (one node) or in Redis (scale-out).</summary>
+    public EngineOptions Engine { get; set; } = new();
 }

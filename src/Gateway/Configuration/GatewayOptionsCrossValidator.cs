@@ -37,6 +37,28 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
         Range(failures, "Gateway:Http:IdempotencyTtl", options.Http.IdempotencyTtl, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));
         Range(failures, "Gateway:Http:OversizedBodyDrainTimeout", options.Http.OversizedBodyDrainTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(1));
 
+        switch (options.Engine.Kind)
+        {
+            case "memory":
+                break;
+            case "redis":
+                if (string.IsNullOrWhiteSpace(options.Engine.Redis.Configuration))
+                {
+                    failures.Add("Gateway:Engine:Redis:Configuration is required when Gateway:Engine:Kind is 'redis' (a StackExchange.Redis configuration string, e.g. '127.0.0.1:6379').");
+                }
+
+                if (options.Engine.Redis.KeyPrefix is null || options.Engine.Redis.KeyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
+                {
+                    failures.Add("Gateway:Engine:Redis:KeyPrefix must not contain '{' or '}' (keys use Redis Cluster hash tags).");
+                }
+
+                Range(failures, "Gateway:Engine:Redis:OperationTimeout", options.Engine.Redis.OperationTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1));
+                break;
+            default:
+                failures.Add($"Gateway:Engine:Kind must be 'memory' or 'redis' (was '{options.Engine.Kind}').");
+                break;
+        }
+
         if (options.Connection.IdleTimeout <= options.Connection.HeartbeatInterval)
         {
             failures.Add($"Gateway:Connection:IdleTimeout ({options.Connection.IdleTimeout}) must be greater than Gateway:Connection:HeartbeatInterval ({options.Connection.HeartbeatInterval}); 3x the interval is recommended, or every quiet client is cut off between two pings.");

@@ -1,0 +1,24 @@
+namespace Gateway.Configuration;
+
+/// <summary><c>Gateway:Engine</c>: where topic streams live (docs/scale-out.md).</summary>
+public sealed class EngineOptions
+{
+    /// <summary><c>memory</c> (default: one node, nothing else needed) or <c>redis</c> (several nodes serve as one).</summary>
+    public string Kind { get; set; } = "memory";
+
+    /// <summary><c>Gateway:Engine:Redis</c>: used when <see cref="Kind"/> is <c>redis</c>.</summary>
+    public RedisEngineOptions Redis { get; set; } = new();
+}
+
+/// <summary><c>Gateway:Engine:Redis</c>.</summary>
+public sealed class RedisEngineOptions
+{
+    /// <summary>A StackExchange.Redis configuration string, e.g. <c>127.0.0.1:6379</c> or <c>redis-a:6379,redis-b:6379,password=...</c>.</summary>
+    public string? Configuration { get; set; }
+
+    /// <summary>Prefix of every key and channel (several gateways can share one Redis with different prefixes).</summary>
+    public string KeyPrefix { get; set; } = "archmesh:";
+
+    /// <summary>How long one Redis operation may take before it fails (the publish is answered <c>engine_unavailable</c>).</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}

@@ -1,0 +1,34 @@
+using Gateway.Configuration;
+using Gateway.Dispatch;
+using Gateway.Dispatch.Engines.Redis;
+
+namespace Gateway.Hosting;
+
+/// <summary>Builds the engine named by <c>Gateway:Engine:Kind</c> (validated at start).</summary>
+internal static class DispatchEngineFactory
+{
+    public static IDispatchEngine Create(EngineOptions engine, DispatcherOptions dispatch, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        if (engine.Kind != "redis")
+        {
+            return new InMemoryDispatchEngine(dispatch.History, dispatch.MaxPendingPerUser, dispatch.PendingTtl, time);
+        }
+
+        var options = new RedisStoreOptions
+        {
+            Configuration = engine.Redis.Configuration!,
+            KeyPrefix = engine.Redis.KeyPrefix,
+            // Unique per process even when several nodes share a configured node id (tests, copied configs):
+            // a node recognises its own messages on the live feed by it.
+            NodeId = $"{dispatch.NodeId}/{Guid.NewGuid():N}"[..Math.Min(255, dispatch.NodeId.Length + 33)],
+            History = dispatch.History,
+            MaxPendingPerUser = dispatch.MaxPendingPerUser,
+            PendingTtl = dispatch.PendingTtl,
+            OperationTimeout = engine.Redis.OperationTimeout,
+            TimeProvider = time,
+        };
+        options.Validate();
+        // Startup waits for the first connection attempt; an unreachable Redis leaves the node up and degraded.
+        return RedisDispatchEngine.ConnectAsync(options, loggerFactory).GetAwaiter().GetResult();
+    }
+}
