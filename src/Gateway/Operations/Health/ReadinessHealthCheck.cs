@@ -66,6 +66,7 @@ internal sealed class ReadinessHealthCheck : IHealthCheck
         var engine = dispatcher.Engine;
         data["engine"] = engine.Name;
         data["engineAvailable"] = engine.IsAvailable;
+        data["engineState"] = engine.State;
 
         if (problems.Count > 0)
         {
@@ -74,6 +75,6 @@ internal sealed class ReadinessHealthCheck : IHealthCheck
 
         return Task.FromResult(engine.IsAvailable
             ? HealthCheckResult.Healthy("Accepting connections.", data)
-            : HealthCheckResult.Degraded($"Engine '{engine.Name}' unreachable: serving local traffic only.", data: data));
+            : HealthCheckResult.Degraded($"Engine '{engine.Name}' {engine.State}: serving local traffic only.", data: data));
     }
 }

@@ -20,6 +20,12 @@ public sealed class RedisServer : IAsyncLifetime
 
     public int Port { get; } = FreeLoopbackPort();
 
+    /// <summary>
+    /// With an append-only file fsynced on every write, so a kill and restart keeps every acknowledged write
+    /// (how a production Redis behind the gateway should run when Redis restarts must not lose history).
+    /// </summary>
+    public bool Persistent { get; init; }
+
     /// <summary>Configuration string for a store: short timeouts so outage tests stay quick.</summary>
     public string Configuration => $"127.0.0.1:{Port}";
 
@@ -60,7 +66,7 @@ public sealed class RedisServer : IAsyncLifetime
         };
         foreach (var arg in new[]
                  {
-                     "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                     "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", Persistent ? "yes" : "no", "--appendfsync", "always",
                      "--dir", _dataDirectory, "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning",
                  })
         {
