@@ -831,7 +831,8 @@ public sealed class RedisStreamStore : IAsyncDisposable
     }
 
     /// <summary>A random non-zero 63-bit epoch, used only if the topic has none yet (SET NX semantics in the script).</summary>
-    private static RedisValue NewEpochCandidate() => Random.Shared.NextInt64(1, long.MaxValue);
+    // 53 bits, like the in-memory engine: epochs travel as JSON numbers and JavaScript reads integers exactly up to 2^53.
+    private static RedisValue NewEpochCandidate() => Random.Shared.NextInt64(1, 1L << 53);
 
     private static StreamPosition ReadPosition(RedisResult result)
     {
