@@ -200,6 +200,8 @@ public class DispatcherBasicsTests
 
         public string State => "local";
 
+        public EngineCircuitState Circuit => EngineCircuitState.Closed;
+
         public IRemoteStreams? Remote => null;
 
         public ITopicStream CreateStream(string topic, TopicKind kind)

@@ -17,6 +17,9 @@ public interface IDispatchEngine : IDisposable
     /// <summary>False while the engine cannot guarantee delivery (the dispatcher then rejects with EngineUnavailable).</summary>
     bool IsAvailable { get; }
 
+    /// <summary>The engine's circuit breaker (always <see cref="EngineCircuitState.Closed"/> for a local engine).</summary>
+    EngineCircuitState Circuit { get; }
+
     /// <summary>A short state for health and the dashboard (e.g. "local", "connected", "unreachable since 12:01:02Z").</summary>
     string State { get; }
 
@@ -49,4 +52,17 @@ public interface IDispatchEngineSink
     /// from the last offset it delivered (the live feed alone is never trusted to have carried everything).
     /// </summary>
     void OnEngineRestored();
+}
+
+/// <summary>State of an engine's circuit breaker (exported as a metric: the numeric value).</summary>
+public enum EngineCircuitState
+{
+    /// <summary>Calls flow.</summary>
+    Closed = 0,
+
+    /// <summary>Too many recent failures: calls fail fast until the break ends.</summary>
+    Open = 1,
+
+    /// <summary>Trial calls after a break.</summary>
+    HalfOpen = 2,
 }

@@ -31,6 +31,9 @@ public sealed class InMemoryDispatchEngine : IDispatchEngine
     public string State => "local";
 
     /// <inheritdoc />
+    public EngineCircuitState Circuit => EngineCircuitState.Closed;
+
+    /// <inheritdoc />
     public IRemoteStreams? Remote => null;
 
     /// <inheritdoc />

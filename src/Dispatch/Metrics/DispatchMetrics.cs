@@ -35,6 +35,7 @@ internal sealed class DispatchMetrics : IDisposable
         _meter.CreateObservableCounter("gateway.dispatch.deliveries", () => dispatcher.TotalDeliveries(), "{message}", "Message frames queued to connections.");
         _meter.CreateObservableCounter("gateway.dispatch.slow_consumer.closes", () => Volatile.Read(ref dispatcher.Counters.SlowConsumerCloses), "{connection}", "Connections closed as slow consumers.");
         _meter.CreateObservableCounter("gateway.dispatch.publish.rejects", () => Rejects(dispatcher.Counters), "{publish}", "Publishes refused, by reason.");
+        _meter.CreateObservableGauge("gateway.dispatch.engine.circuit", () => (int)dispatcher.Engine.Circuit, "{state}", "Engine circuit breaker: 0 closed, 1 open (calls fail fast), 2 half-open.");
         _meter.CreateObservableCounter("gateway.dispatch.replays.incomplete", () => Volatile.Read(ref dispatcher.Counters.ReplaysIncomplete), "{replay}", "Recoveries answered Recovered that could not be completed (recovery_incomplete).");
         _meter.CreateObservableCounter("gateway.dispatch.worker.faults", () => Volatile.Read(ref dispatcher.Counters.WorkerFaults), "{fault}", "Items whose handling threw.");
         _meter.CreateObservableUpDownCounter("gateway.dispatch.connections", () => (long)dispatcher.ConnectionCount, "{connection}", "Registered connections.");

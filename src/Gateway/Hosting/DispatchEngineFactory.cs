@@ -1,6 +1,7 @@
 using Gateway.Configuration;
 using Gateway.Dispatch;
 using Gateway.Dispatch.Engines.Redis;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
 
@@ -28,7 +29,21 @@ internal static class DispatchEngineFactory
             TimeProvider = time,
         };
         options.Validate();
-        // Startup waits for the first connection attempt; an unreachable Redis leaves the node up and degraded.
-        return RedisDispatchEngine.ConnectAsync(options, loggerFactory).GetAwaiter().GetResult();
+        try
+        {
+            // The first connection must succeed (server features decide the channel kind): a node that cannot reach
+            // Redis at start refuses to start, naming the setting; later outages leave it up and degraded.
+            return RedisDispatchEngine.ConnectAsync(options, loggerFactory).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is RedisStoreUnavailableException or NotSupportedException)
+        {
+            throw new OptionsValidationException(
+                "Gateway:Engine:Redis:Configuration",
+                typeof(EngineOptions),
+                [$"Gateway:Engine:Redis:Configuration ('{RedactPassword(engine.Redis.Configuration!)}'): {ex.Message}"]);
+        }
     }
+
+    private static string RedactPassword(string configuration) =>
+        System.Text.RegularExpressions.Regex.Replace(configuration, "(password|user)=[^,]*", "$1=*****", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 }

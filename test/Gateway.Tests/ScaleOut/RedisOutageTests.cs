@@ -18,7 +18,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly RedisServer _redis = new() { Persistent = true };
     private GatewayServer _a = null!;
-    private GatewayServer _b = null!;
+    private GatewayServer? _b;
 
     public async Task InitializeAsync()
     {
@@ -29,7 +29,11 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await _b.DisposeAsync();
+        if (_b is not null)
+        {
+            await _b.DisposeAsync();
+        }
+
         await _a.DisposeAsync();
         await _redis.DisposeAsync();
     }
@@ -38,7 +42,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Every_acknowledged_publish_is_delivered_across_a_redis_outage_and_every_refusal_is_retryable()
     {
         const string topic = "team:outage";
-        var (subscriber, _) = await TestClient.ConnectAsync(_b, GatewayServer.MintToken("outage-sub", subscribe: ["team:*"]), tcp: true);
+        var (subscriber, _) = await TestClient.ConnectAsync(_b!, GatewayServer.MintToken("outage-sub", subscribe: ["team:*"]), tcp: true);
         await using var _s = subscriber;
         await subscriber.SendAsync(Frames.Subscribe(1, topic));
         Assert.Equal(FrameKind.Subscribed, (await subscriber.ReceiveUntilAsync(f => f.Kind == FrameKind.Subscribed)).Kind);
@@ -141,8 +145,70 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
 
         // Both nodes are still serving.
         using var healthA = await _a.CreateHttpClient(withApiKey: false).GetAsync("health/live");
-        using var healthB = await _b.CreateHttpClient(withApiKey: false).GetAsync("health/live");
+        using var healthB = await _b!.CreateHttpClient(withApiKey: false).GetAsync("health/live");
         Assert.Equal(HttpStatusCode.OK, healthA.StatusCode);
         Assert.Equal(HttpStatusCode.OK, healthB.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_frozen_redis_opens_the_circuit_so_publishes_fail_fast_and_it_closes_after_redis_returns()
+    {
+        // One node only: node metrics are process-wide instruments, and two in-process nodes would share the series.
+        await _b!.DisposeAsync();
+        _b = null;
+        using var http = _a.CreateHttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("api/v1/publish", new { topic = "team:freeze", payload = 0 })).StatusCode);
+
+        _redis.Signal("STOP"); // frozen: connections stay open, every call times out (2 s in these tests)
+        try
+        {
+            var slow = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => http.PostAsJsonAsync("api/v1/publish", new { topic = "team:freeze", payload = i })));
+            Assert.All(slow, r => Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode));
+
+            // The circuit is open now: the next publish is refused at once instead of waiting for a timeout.
+            var clock = Stopwatch.StartNew();
+            var fast = await http.PostAsJsonAsync("api/v1/publish", new { topic = "team:freeze", payload = 99 });
+            clock.Stop();
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, fast.StatusCode);
+            Assert.Equal("engine_unavailable", (await fast.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.Elapsed}: the circuit did not open");
+            var ready = await (await _a.CreateHttpClient(withApiKey: false).GetAsync("health/ready")).Content.ReadAsStringAsync();
+            Assert.Contains("circuit open", ready, StringComparison.Ordinal);
+            // The metric (sampled by the Prometheus bridge) shows it too while the break lasts (5 s).
+            Assert.True(await MetricShowsAsync("gateway_dispatch_engine_circuit 1"), "gateway_dispatch_engine_circuit never showed 1 (open)");
+        }
+        finally
+        {
+            _redis.Signal("CONT");
+        }
+
+        // After the break a trial call goes through and the circuit closes again.
+        var deadline = Stopwatch.StartNew();
+        HttpStatusCode status;
+        do
+        {
+            await Task.Delay(250);
+            status = (await http.PostAsJsonAsync("api/v1/publish", new { topic = "team:freeze", payload = 100 })).StatusCode;
+        }
+        while (status != HttpStatusCode.OK && deadline.Elapsed < TimeSpan.FromSeconds(20));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(await MetricShowsAsync("gateway_dispatch_engine_circuit 0"), "the circuit did not close");
+    }
+
+    private async Task<bool> MetricShowsAsync(string line)
+    {
+        using var http = _a.CreateHttpClient(withApiKey: false);
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(4))
+        {
+            if ((await http.GetStringAsync("metrics")).Contains(line, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return false;
     }
 }

@@ -1,6 +1,9 @@
 using Gateway.Protocol;
 using Gateway.Protocol.Frames;
 using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
 
 namespace Gateway.Dispatch.Engines.Redis;
 
@@ -16,6 +19,9 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
     private readonly RedisStreamStore _store;
     private readonly RedisStoreOptions _options;
     private readonly TimeProvider _time;
+    private readonly CircuitBreakerStateProvider _circuit = new();
+    private readonly ResiliencePipeline _writes;
+    private readonly ResiliencePipeline _reads;
     private IDispatchEngineSink? _sink;
     private long _unreachableSinceMs;
 
@@ -24,6 +30,32 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
         _store = store;
         _options = options;
         _time = options.TimeProvider;
+
+        // One breaker for every call: when Redis keeps failing (or is frozen and every call times out), calls fail
+        // fast for BreakDuration instead of each waiting for its timeout, and publishes are refused at once
+        // (answered engine_unavailable without waiting). Writes are never retried here: an append whose outcome is unknown
+        // must not be repeated blindly. Reads are idempotent and retried briefly.
+        var breaker = new CircuitBreakerStrategyOptions
+        {
+            FailureRatio = 0.5,
+            MinimumThroughput = 8,
+            SamplingDuration = TimeSpan.FromSeconds(5),
+            BreakDuration = TimeSpan.FromSeconds(5),
+            ShouldHandle = new PredicateBuilder().Handle<RedisStoreUnavailableException>(),
+            StateProvider = _circuit,
+        };
+        _writes = new ResiliencePipelineBuilder { TimeProvider = _time }.AddCircuitBreaker(breaker).Build();
+        _reads = new ResiliencePipelineBuilder { TimeProvider = _time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = 2,
+                Delay = TimeSpan.FromMilliseconds(100),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                ShouldHandle = new PredicateBuilder().Handle<RedisStoreUnavailableException>(),
+            })
+            .AddPipeline(_writes) // the same breaker instance: one circuit for all calls
+            .Build();
         _store.ConnectionLost += (_, _) => Interlocked.CompareExchange(ref _unreachableSinceMs, _time.GetUtcNow().ToUnixTimeMilliseconds(), 0);
         _store.ConnectionRestored += (_, _) =>
         {
@@ -50,7 +82,16 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
     public RedisStreamStore Store => _store;
 
     /// <inheritdoc />
+    // Not the circuit: while it is open calls fail fast (engine_unavailable), and the next call after the break is the trial.
     public bool IsAvailable => _store.IsConnected;
+
+    /// <inheritdoc />
+    public EngineCircuitState Circuit => _circuit.CircuitState switch
+    {
+        CircuitState.Open or CircuitState.Isolated => EngineCircuitState.Open,
+        CircuitState.HalfOpen => EngineCircuitState.HalfOpen,
+        _ => EngineCircuitState.Closed,
+    };
 
     /// <inheritdoc />
     public string State
@@ -59,7 +100,13 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
         {
             if (_store.IsConnected)
             {
-                return _store.UsesShardedChannels ? "connected (sharded pub/sub)" : "connected";
+                var circuit = Circuit switch
+                {
+                    EngineCircuitState.Open => ", circuit open (recent calls failed)",
+                    EngineCircuitState.HalfOpen => ", circuit half-open",
+                    _ => "",
+                };
+                return (_store.UsesShardedChannels ? "connected (sharded pub/sub)" : "connected") + circuit;
             }
 
             var since = Volatile.Read(ref _unreachableSinceMs);
@@ -87,15 +134,15 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
 
     /// <inheritdoc />
     public Task<StreamPosition> AppendAsync(string topic, TopicKind kind, Priority priority, long timestampMs, ReadOnlyMemory<byte> payload) =>
-        _store.AppendAsync(topic, kind, priority, timestampMs, payload);
+        Guard(_writes, static (s, a) => s.AppendAsync(a.topic, a.kind, a.priority, a.timestampMs, a.payload), (topic, kind, priority, timestampMs, payload));
 
     /// <inheritdoc />
-    public Task<StreamPosition> GetPositionAsync(string topic) => _store.GetPositionAsync(topic);
+    public Task<StreamPosition> GetPositionAsync(string topic) => Guard(_reads, static (s, t) => s.GetPositionAsync(t), topic);
 
     /// <inheritdoc />
     public async Task<RemotePage> ReadHistoryAsync(string topic, StreamPosition after, int maxMessages, long maxBytes)
     {
-        var read = await _store.ReadRangeAsync(topic, after, Math.Max(1, maxMessages), Math.Max(1, maxBytes)).ConfigureAwait(false);
+        var read = await Guard(_reads, static (s, a) => s.ReadRangeAsync(a.topic, a.after, a.maxMessages, a.maxBytes), (topic, after, maxMessages: Math.Max(1, maxMessages), maxBytes: Math.Max(1, maxBytes))).ConfigureAwait(false);
         var status = read.Status switch
         {
             RangeReadStatus.Ok => HistoryReadStatus.More,
@@ -108,18 +155,19 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
     /// <inheritdoc />
     public async Task<RemotePage> ReadPendingAsync(string userTopic, ulong afterOffset, int maxMessages)
     {
-        var read = await _store.ReadPendingAsync(userTopic, afterOffset, Math.Max(1, maxMessages)).ConfigureAwait(false);
+        var read = await Guard(_reads, static (s, a) => s.ReadPendingAsync(a.userTopic, a.afterOffset, a.max), (userTopic, afterOffset, max: Math.Max(1, maxMessages))).ConfigureAwait(false);
         var status = read.Messages.Count < maxMessages ? HistoryReadStatus.End : HistoryReadStatus.More;
         return new RemotePage(status, read.Epoch, Convert(read.Epoch, read.Messages));
     }
 
     /// <inheritdoc />
-    public Task<bool> AcknowledgeAsync(string userTopic, ulong offset) => _store.AcknowledgeAsync(userTopic, offset);
+    public Task<bool> AcknowledgeAsync(string userTopic, ulong offset) =>
+        Guard(_reads, static (s, a) => s.AcknowledgeAsync(a.userTopic, a.offset), (userTopic, offset)); // idempotent: retried
 
     /// <inheritdoc />
     public async Task<RemoteMessageData?> GetRetainedAsync(string workflowTopic)
     {
-        var retained = await _store.GetRetainedAsync(workflowTopic).ConfigureAwait(false);
+        var retained = await Guard(_reads, static (s, t) => s.GetRetainedAsync(t), workflowTopic).ConfigureAwait(false);
         if (retained is not { } r)
         {
             return null;
@@ -130,10 +178,28 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
 
     /// <inheritdoc />
     public Task SetInterestAsync(string topic, bool interested) =>
-        interested ? _store.SubscribeAsync(topic) : _store.UnsubscribeAsync(topic);
+        interested
+            ? Guard(_reads, static async (s, t) => { await s.SubscribeAsync(t).ConfigureAwait(false); return true; }, topic)
+            : _store.UnsubscribeAsync(topic);
 
     /// <inheritdoc />
     public void Dispose() => _store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Runs a store call through a pipeline; an open circuit surfaces as the store's own "unavailable" exception.</summary>
+    private async Task<TResult> Guard<TState, TResult>(ResiliencePipeline pipeline, Func<RedisStreamStore, TState, Task<TResult>> call, TState state)
+    {
+        try
+        {
+            return await pipeline.ExecuteAsync(
+                static async (s, _) => await s.call(s.store, s.state).ConfigureAwait(false),
+                (call, store: _store, state),
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (BrokenCircuitException ex)
+        {
+            throw new RedisStoreUnavailableException("The Redis circuit is open after repeated failures; retry later.", outcomeUnknown: false, ex);
+        }
+    }
 
     private void OnMessage(RemoteMessage message)
     {

@@ -1,3 +1,4 @@
+using Gateway.Dispatch;
 using Gateway.Operations.Metrics;
 using HdrHistogram;
 using Microsoft.Extensions.Hosting;
@@ -244,6 +245,8 @@ internal sealed class StatsCollector : BackgroundService
             PublishRejectsPerSecond = Rate(totals, before, Rejects, seconds),
             Engine = dispatcher?.Engine.Name ?? "",
             EngineAvailable = dispatcher?.Engine.IsAvailable ?? false,
+            EngineState = dispatcher?.Engine.State ?? "",
+            EngineCircuit = dispatcher?.Engine.Circuit switch { EngineCircuitState.Open => "open", EngineCircuitState.HalfOpen => "half-open", _ => "closed" },
         };
     }
 }

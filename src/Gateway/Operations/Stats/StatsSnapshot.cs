@@ -67,4 +67,10 @@ internal sealed record StatsSnapshot
     public required string Engine { get; init; }
 
     public required bool EngineAvailable { get; init; }
+
+    /// <summary>The engine's state text (e.g. "connected (sharded pub/sub)", "unreachable since ...").</summary>
+    public string EngineState { get; init; } = "";
+
+    /// <summary>The engine's circuit breaker: closed, open or half-open.</summary>
+    public string EngineCircuit { get; init; } = "closed";
 }

@@ -43,7 +43,8 @@
 
   function statusOf(s) {
     if (s.draining) return ['draining', 'draining'];
-    if (!s.engineAvailable) return ['degraded', 'degraded (engine ' + s.engine + ' unreachable)'];
+    if (!s.engineAvailable) return ['degraded', 'degraded (engine ' + s.engine + ': ' + (s.engineState || 'unreachable') + ')'];
+    if (s.engineCircuit && s.engineCircuit !== 'closed') return ['degraded', 'degraded (engine circuit ' + s.engineCircuit + ')'];
     if (s.connections >= s.connectionLimit) return ['degraded', 'at connection cap'];
     return ['ready', 'ready'];
   }
@@ -74,7 +75,7 @@
     const row = body.insertRow();
     const ring = s.ringDepth;
     [s.node, label, fmt(s.connections, 0) + ' / ' + fmt(s.connectionLimit, 0),
-      s.engine + (s.engineAvailable ? '' : ' (unreachable)'),
+      s.engine + (s.engineState ? ' — ' + s.engineState : (s.engineAvailable ? '' : ' (unreachable)')),
       [ring.critical, ring.high, ring.normal, ring.low].map((v) => fmt(v, 0)).join(' / ') + ' of ' + fmt(s.ringCapacity, 0),
       new Date(s.timestamp).toLocaleTimeString()].forEach((text) => { row.insertCell().textContent = text; });
   }
