@@ -544,7 +544,9 @@ public sealed class RedisStreamStore : IAsyncDisposable
         _redis.ConnectionFailed -= OnConnectionFailed;
         _redis.ConnectionRestored -= OnConnectionRestored;
         _restoreSignal.Release();
-        await _subscriptionGate.WaitAsync().ConfigureAwait(false);
+
+        // Bounded: a restore stuck on a dying connection must not keep disposal waiting (closing ends it anyway).
+        var gated = await _subscriptionGate.WaitAsync(_options.OperationTimeout * 2).ConfigureAwait(false);
         try
         {
             ChannelMessageQueue[] queues;
@@ -554,11 +556,18 @@ public sealed class RedisStreamStore : IAsyncDisposable
                 _subscriptions.Clear();
             }
 
-            await Task.WhenAll(queues.Select(UnsubscribeQuietlyAsync)).ConfigureAwait(false);
+            await Task.WhenAll(queues.Select(UnsubscribeQuietlyAsync)).WaitAsync(_options.OperationTimeout * 2).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Closing the connection below drops the subscriptions on the server anyway.
         }
         finally
         {
-            _subscriptionGate.Release();
+            if (gated)
+            {
+                _subscriptionGate.Release();
+            }
         }
 
         await _redis.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
@@ -665,9 +674,9 @@ public sealed class RedisStreamStore : IAsyncDisposable
                         Raise(ConnectionRestored);
                     }
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException or RedisStoreUnavailableException)
+                catch (Exception ex)
                 {
-                    // Log each distinct failure once per outage: the loop retries every tick.
+                    // Whatever failed, the loop must survive to retry at the next tick; each distinct failure is logged once.
                     if (ex.Message != lastError)
                     {
                         lastError = ex.Message;
