@@ -2,6 +2,7 @@ using Gateway.Api;
 using Gateway.Auth;
 using Gateway.Configuration;
 using Gateway.Dispatch;
+using Gateway.Dispatch.Engines.Redis;
 using Gateway.Hosting;
 using Gateway.Operations;
 using Gateway.Transport;
@@ -63,8 +64,10 @@ public static class GatewayApp
         services.AddSingleton<ConnectionLimiter>();
         services.AddSingleton<GatewayLifetime>();
         services.AddSingleton<ConnectionServices>();
-        // Node-local; a shared (Redis) store for scale-out replaces only this registration.
-        services.AddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
+        // Shared by every node on the Redis engine (Gateway:Engine:Kind = redis), node-local otherwise.
+        services.AddSingleton<IIdempotencyStore>(sp => sp.GetRequiredService<IDispatchEngine>() is RedisDispatchEngine redis
+            ? new RedisIdempotencyStore(redis.Store)
+            : ActivatorUtilities.CreateInstance<InMemoryIdempotencyStore>(sp));
         services.AddSingleton<IdempotencyCache>();
         services.AddSingleton<PublishApiServices>();
         services.AddSingleton<KestrelEndpoints>();

@@ -99,7 +99,18 @@ public sealed class IdempotencyCache
         while (true)
         {
             var reservation = Guid.NewGuid().ToString("N");
-            var existing = await _store.TryAddAsync(id, new IdempotencyRecord(fingerprint, reservation, null), ReservationLease, cancellationToken).ConfigureAwait(false);
+            IdempotencyRecord? existing;
+            try
+            {
+                existing = await _store.TryAddAsync(id, new IdempotencyRecord(fingerprint, reservation, null), ReservationLease, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IdempotencyStoreUnavailableException e)
+            {
+                // Never publish without the key: the caller retries (with the same key) once the store is back.
+                GatewayLog.IdempotencyStoreUnavailable(_logger, e, caller);
+                return ApiOutcome.Fail(ErrorCode.EngineUnavailable, $"Idempotency key '{key}' could not be reserved: the shared key store (the scale-out engine) is unreachable; nothing was published. Retry with the same key.");
+            }
+
             if (existing is null)
             {
                 return await RunAsync(id, reservation, fingerprint, publish).ConfigureAwait(false);
@@ -139,8 +150,16 @@ public sealed class IdempotencyCache
             if (outcome.Response is { } response)
             {
                 // The store is updated before waiters are woken, so they find the result (or a free key).
-                await _store.CompleteAsync(id, reservation, new IdempotencyRecord(fingerprint, reservation, response), _ttl).ConfigureAwait(false);
                 remembered = true;
+                try
+                {
+                    await _store.CompleteAsync(id, reservation, new IdempotencyRecord(fingerprint, reservation, response), _ttl).ConfigureAwait(false);
+                }
+                catch (IdempotencyStoreUnavailableException e)
+                {
+                    // Published all the same, so the caller gets its position; the reservation stays until its lease ends.
+                    GatewayLog.IdempotencyResultNotStored(_logger, e, ReservationLease.TotalSeconds);
+                }
             }
 
             return outcome;
@@ -150,7 +169,14 @@ public sealed class IdempotencyCache
             if (!remembered)
             {
                 // Only successes are remembered: a failed attempt (e.g. overloaded) may be retried with the key.
-                await _store.ReleaseAsync(id, reservation).ConfigureAwait(false);
+                try
+                {
+                    await _store.ReleaseAsync(id, reservation).ConfigureAwait(false);
+                }
+                catch (IdempotencyStoreUnavailableException e)
+                {
+                    GatewayLog.IdempotencyReleaseFailed(_logger, e, ReservationLease.TotalSeconds);
+                }
             }
 
             _inFlight.TryRemove(new KeyValuePair<string, Task>(id, done.Task));

@@ -72,4 +72,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(EventId = 1404, Level = LogLevel.Information, Message = "HTTP API: idempotency key of caller {Caller} reused with a different request; refused (idempotency_conflict)")]
     public static partial void IdempotencyConflict(ILogger logger, string caller);
+
+    [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "HTTP API: idempotency key of caller {Caller} not reserved, the shared key store is unreachable; refused (engine_unavailable), nothing published")]
+    public static partial void IdempotencyStoreUnavailable(ILogger logger, Exception exception, string caller);
+
+    [LoggerMessage(EventId = 1406, Level = LogLevel.Warning, Message = "HTTP API: published, but the result of its idempotency key could not be stored (shared key store unreachable); a duplicate after the {LeaseSeconds} s reservation lease may publish again")]
+    public static partial void IdempotencyResultNotStored(ILogger logger, Exception exception, double leaseSeconds);
+
+    [LoggerMessage(EventId = 1407, Level = LogLevel.Warning, Message = "HTTP API: a failed attempt could not release its idempotency key (shared key store unreachable); the key frees itself after the {LeaseSeconds} s reservation lease")]
+    public static partial void IdempotencyReleaseFailed(ILogger logger, Exception exception, double leaseSeconds);
 }

@@ -401,7 +401,7 @@ public sealed class RedisStreamStore : IAsyncDisposable
     /// Takes idempotency key <paramref name="key"/> for a request with <paramref name="fingerprint"/> (e.g. a hash
     /// of topic and payload), shared by every node. <see cref="IdempotencyState.Started"/>: the caller holds the key
     /// for <paramref name="inFlightTtl"/> (so a crashed node's hold expires) and must publish, then
-    /// <see cref="CompleteIdempotentAsync"/> or <see cref="AbandonIdempotentAsync"/>. Otherwise the key is in flight
+    /// <see cref="CompleteIdempotentAsync(string, ReadOnlyMemory{byte}, StreamPosition)"/> or <see cref="AbandonIdempotentAsync"/>. Otherwise the key is in flight
     /// elsewhere or completed, with the stored fingerprint (compare it: a mismatch is a conflict) and result.
     /// Callers scope <paramref name="key"/> (e.g. by publisher identity).
     /// </summary>
@@ -415,26 +415,29 @@ public sealed class RedisStreamStore : IAsyncDisposable
             RedisScripts.IdempotencyBegin,
             [IdempotencyKey(key)],
             [MessageRecord.InFlightValue(fingerprint.Span), (long)inFlightTtl.TotalMilliseconds]).ConfigureAwait(false);
-        if (result.IsNull)
+        return result.IsNull ? new IdempotencyBegin(IdempotencyState.Started, default, default) : ParseIdempotency(key, (byte[])result!);
+    }
+
+    /// <summary>
+    /// The state of idempotency key <paramref name="key"/> without taking it: null when free, otherwise
+    /// <see cref="IdempotencyState.InFlight"/> or <see cref="IdempotencyState.Completed"/> as in <see cref="TryBeginIdempotentAsync"/>.
+    /// </summary>
+    /// <exception cref="RedisStoreUnavailableException">Redis is unreachable or did not answer in time.</exception>
+    public async Task<IdempotencyBegin?> GetIdempotentAsync(string key)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ThrowIfUnusable();
+        RedisValue value;
+        try
         {
-            return new IdempotencyBegin(IdempotencyState.Started, default, default);
+            value = await _database.StringGetAsync(IdempotencyKey(key)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (TryTranslate(ex, out var translated))
+        {
+            throw translated;
         }
 
-        var value = (byte[])result!;
-        if (value.Length >= 1 && value[0] == MessageRecord.IdempotencyInFlight)
-        {
-            return new IdempotencyBegin(IdempotencyState.InFlight, value.AsMemory(1), default);
-        }
-
-        if (value.Length >= 17 && value[0] == MessageRecord.IdempotencyCompleted)
-        {
-            var position = new StreamPosition(
-                BinaryPrimitives.ReadUInt64LittleEndian(value.AsSpan(1)),
-                BinaryPrimitives.ReadUInt64LittleEndian(value.AsSpan(9)));
-            return new IdempotencyBegin(IdempotencyState.Completed, value.AsMemory(17), position);
-        }
-
-        throw new InvalidDataException($"Malformed idempotency record for key {key}.");
+        return value.IsNull ? null : ParseIdempotency(key, (byte[])value!);
     }
 
     /// <summary>
@@ -443,16 +446,26 @@ public sealed class RedisStreamStore : IAsyncDisposable
     /// true otherwise (also when the in-flight hold had expired and nobody took the key since).
     /// </summary>
     /// <exception cref="RedisStoreUnavailableException">Redis is unreachable or did not answer in time.</exception>
-    public async Task<bool> CompleteIdempotentAsync(string key, ReadOnlyMemory<byte> fingerprint, StreamPosition result)
+    public Task<bool> CompleteIdempotentAsync(string key, ReadOnlyMemory<byte> fingerprint, StreamPosition result) =>
+        CompleteIdempotentAsync(key, fingerprint, result, fingerprint, _options.IdempotencyTtl);
+
+    /// <summary>
+    /// As <see cref="CompleteIdempotentAsync(string, ReadOnlyMemory{byte}, StreamPosition)"/>, but the completed key
+    /// holds <paramref name="completedFingerprint"/> (what later callers get as <see cref="IdempotencyBegin.Fingerprint"/>,
+    /// e.g. the fingerprint plus what they need to answer) and lives <paramref name="ttl"/>.
+    /// </summary>
+    /// <exception cref="RedisStoreUnavailableException">Redis is unreachable or did not answer in time.</exception>
+    public async Task<bool> CompleteIdempotentAsync(string key, ReadOnlyMemory<byte> fingerprint, StreamPosition result, ReadOnlyMemory<byte> completedFingerprint, TimeSpan ttl)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
         ThrowIfUnusable();
         var reply = await EvaluateAsync(
             RedisScripts.IdempotencyComplete,
             [IdempotencyKey(key)],
             [
-                MessageRecord.CompletedValue(fingerprint.Span, result.Epoch, result.Offset),
-                (long)_options.IdempotencyTtl.TotalMilliseconds,
+                MessageRecord.CompletedValue(completedFingerprint.Span, result.Epoch, result.Offset),
+                (long)ttl.TotalMilliseconds,
                 MessageRecord.InFlightValue(fingerprint.Span),
             ]).ConfigureAwait(false);
         return (int)reply == 1;
@@ -813,6 +826,24 @@ public sealed class RedisStreamStore : IAsyncDisposable
         }
 
         return _keys.GetOrAdd(topic, static (name, prefix) => new TopicKeys(prefix, name), _options.KeyPrefix);
+    }
+
+    private static IdempotencyBegin ParseIdempotency(string key, byte[] value)
+    {
+        if (value.Length >= 1 && value[0] == MessageRecord.IdempotencyInFlight)
+        {
+            return new IdempotencyBegin(IdempotencyState.InFlight, value.AsMemory(1), default);
+        }
+
+        if (value.Length >= 17 && value[0] == MessageRecord.IdempotencyCompleted)
+        {
+            var position = new StreamPosition(
+                BinaryPrimitives.ReadUInt64LittleEndian(value.AsSpan(1)),
+                BinaryPrimitives.ReadUInt64LittleEndian(value.AsSpan(9)));
+            return new IdempotencyBegin(IdempotencyState.Completed, value.AsMemory(17), position);
+        }
+
+        throw new InvalidDataException($"Malformed idempotency record for key {key}.");
     }
 
     private RedisKey IdempotencyKey(string key) => string.Concat(_options.KeyPrefix, "idem:", key);

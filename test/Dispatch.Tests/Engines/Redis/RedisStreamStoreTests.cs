@@ -398,6 +398,32 @@ public sealed class RedisStreamStoreTests(RedisServer redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task Idempotency_key_is_read_without_taking_it_and_completes_with_its_own_answer_and_ttl()
+    {
+        var a = await NodeAsync("a");
+        var b = await NodeAsync("b");
+        var held = P("sha|reservation-1");
+        Assert.Null(await b.GetIdempotentAsync("pub1:req-50"));
+
+        Assert.Equal(IdempotencyState.Started, (await a.TryBeginIdempotentAsync("pub1:req-50", held, TimeSpan.FromSeconds(30))).State);
+        var inFlight = await b.GetIdempotentAsync("pub1:req-50");
+        Assert.Equal(IdempotencyState.InFlight, inFlight?.State);
+        Assert.True(inFlight!.Value.Matches(held));
+        Assert.Equal(IdempotencyState.InFlight, (await b.GetIdempotentAsync("pub1:req-50"))?.State); // reading took nothing
+
+        var position = new StreamPosition(7, 9);
+        Assert.False(await b.CompleteIdempotentAsync("pub1:req-50", P("sha|reservation-2"), position, P("answer-2"), TimeSpan.FromSeconds(30)));
+        Assert.True(await a.CompleteIdempotentAsync("pub1:req-50", held, position, P("sha|answer"), TimeSpan.FromMilliseconds(300)));
+        var completed = await b.GetIdempotentAsync("pub1:req-50");
+        Assert.Equal(IdempotencyState.Completed, completed?.State);
+        Assert.Equal(position, completed!.Value.Result);
+        Assert.Equal("sha|answer", S(completed.Value.Fingerprint));
+
+        await Task.Delay(600); // the chosen TTL, not RedisStoreOptions.IdempotencyTtl
+        Assert.Null(await b.GetIdempotentAsync("pub1:req-50"));
+    }
+
+    [Fact]
     public async Task Live_feed_delivers_other_nodes_records_in_order_until_unsubscribed()
     {
         var a = await NodeAsync("node-a");
