@@ -101,14 +101,21 @@ public static class RedisStats
             .Where(x => x.c > 0 && x.k != "info")
             .OrderByDescending(x => x.c)
             .ToList();
+        // Redis 7 counts the commands a script runs (HINCRBY, XADD, SPUBLISH, ...) besides the EVALSHA itself, and the
+        // script's usec include theirs: with scripts, the round trips and the Redis CPU are those of EVAL/EVALSHA.
+        var scripts = delta.Where(x => x.k is "evalsha" or "eval" or "evalsha_ro" or "eval_ro" or "fcall").ToList();
+        long roundTrips = scripts.Count > 0 ? scripts.Sum(x => x.c) : delta.Sum(x => x.c);
+        long usec = scripts.Count > 0 ? scripts.Sum(x => x.u) : delta.Sum(x => x.u);
         r.Extra["redisWindowPublishes"] = publishes;
         r.Extra["redisWindowCalls"] = delta.ToDictionary(x => x.k, x => x.c);
+        r.Extra["redisWindowUsec"] = delta.ToDictionary(x => x.k, x => x.u);
         if (publishes > 0)
         {
             r.Extra["redisCallsPerPublish"] = delta.ToDictionary(x => x.k, x => Math.Round(x.c / (double)publishes, 4));
-            r.Extra["redisScriptCallsPerPublish"] = Math.Round(delta.Where(x => x.k is "evalsha" or "eval" or "evalsha_ro" or "eval_ro" or "fcall").Sum(x => x.c) / (double)publishes, 4);
+            r.Extra["redisScriptCallsPerPublish"] = Math.Round(scripts.Sum(x => x.c) / (double)publishes, 4);
+            r.Extra["redisRoundTripsPerPublish"] = Math.Round(roundTrips / (double)publishes, 4);
             r.Extra["redisAllCallsPerPublish"] = Math.Round(delta.Sum(x => x.c) / (double)publishes, 4);
-            r.Extra["redisServerUsecPerPublish"] = Math.Round(delta.Sum(x => x.u) / (double)publishes, 2);
+            r.Extra["redisServerUsecPerPublish"] = Math.Round(usec / (double)publishes, 2);
         }
     }
 }
