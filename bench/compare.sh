@@ -230,7 +230,17 @@ if [[ $CLUSTER == 1 ]]; then
     local pid=$!
     NODE_PIDS+=("$pid")
     for _ in $(seq 1 300); do
-      if listening "$port"; then return 0; fi
+      if listening "$port"; then
+        # Gateway: /health/ready builds the engine (connects to Redis, loads the scripts) before any client arrives;
+        # otherwise the first WebSocket requests resolve it and, on one starved core, can time out (see docs).
+        [[ "$name" != *archmesh* ]] && return 0
+        for _ in $(seq 1 30); do
+          [[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health/ready")" == 200 ]] && return 0
+          kill -0 "$pid" 2>/dev/null || break
+          sleep 0.5
+        done
+        log "$name not ready (/health/ready) on $port"; return 1
+      fi
       if ! kill -0 "$pid" 2>/dev/null; then log "$name exited at start (see server-$name.log)"; return 1; fi
       sleep 0.1
     done
