@@ -6,7 +6,7 @@
 #
 #   bench/compare.sh             full comparison (~20 min on the 2-core reference machine)
 #   bench/compare.sh --quick     smoke run (< 2 min after the build; CI checks that results appear)
-#   bench/compare.sh --cluster   scale-out on Redis (~6 min per repetition; not part of --quick): one redis-server,
+#   bench/compare.sh --cluster   scale-out on Redis (~5 min per repetition; not part of --quick): one redis-server,
 #                                2 gateway nodes (redis engine) vs 2 SignalR nodes (Redis backplane), same workload;
 #                                plus the Redis hop: one gateway node, memory vs redis engine, light load.
 #                                Writes bench/results/<date>-cluster/. Env: CL_CONNS (1000) CL_GROUPS (10)

@@ -94,7 +94,7 @@ public static class ClusterSummary
                 "(gateway: Publish frames on a protocol connection; SignalR: hub invocation `Send`), each at half the total rate, or each with 64 publishes in flight (saturation). " +
                 "Every publish reaches subscribers on both nodes, so half the deliveries cross the Redis hop.").AppendLine();
             var servers = cluster.Select(r => r.Server).Distinct().ToList();
-            sb.AppendLine("| workload | " + string.Join(" | ", servers) + " | gateway ÷ SignalR (deliveries/s; p99) |");
+            sb.AppendLine("| workload | " + string.Join(" | ", servers) + " | ratios (same run) |");
             sb.AppendLine("|---|" + string.Concat(servers.Select(_ => "---|")) + "---|");
             foreach (var w in cluster.Select(r => r.Workload).Distinct())
             {
@@ -103,7 +103,7 @@ public static class ClusterSummary
                     : "—");
                 var gw = Get(w, "archmesh-2n");
                 var ratios = servers.Where(s => s != "archmesh-2n").Select(s => Get(w, s)).Where(r => r != null && gw != null)
-                    .Select(r => $"{r!.Server}: {F(gw!.DeliveriesPerSec / r.DeliveriesPerSec, "0.00")}×; p99 {F(r.P99Ms / gw.P99Ms, "0.0")}× lower");
+                    .Select(r => $"vs {r!.Server}: {F(gw!.DeliveriesPerSec / r.DeliveriesPerSec, "0.00")}× deliveries/s, p99 SignalR ÷ gateway {F(r.P99Ms / gw.P99Ms, "0.00")}×");
                 var pubRate = cluster.Where(r => r.Workload == w).Select(r => r.PublishRate).Max();
                 sb.AppendLine($"| {w} ({F(pubRate, "#,0")} publishes/s achieved) | " + string.Join(" | ", cells) + " | " + string.Join("; ", ratios) + " |");
             }
