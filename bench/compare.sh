@@ -6,32 +6,44 @@
 #
 #   bench/compare.sh             full comparison (~20 min on the 2-core reference machine)
 #   bench/compare.sh --quick     smoke run (< 2 min after the build; CI checks that results appear)
+#   bench/compare.sh --cluster   scale-out on Redis (~5 min per repetition; not part of --quick): one redis-server,
+#                                2 gateway nodes (redis engine) vs 2 SignalR nodes (Redis backplane), same workload;
+#                                plus the Redis hop: one gateway node, memory vs redis engine, light load.
+#                                Writes bench/results/<date>-cluster/. Env: CL_CONNS (1000) CL_GROUPS (10)
+#                                CL_RATES ("100 1000", total publishes/s; saturation is always added)
+#                                CL_SIGNALR ("signalr-json signalr-msgpack")
 #   options: --reps N  --out DIR  --servers "archmesh-ws floor signalr-json signalr-msgpack node-ws"
 #            --workloads "light moderate saturation idle"  --no-build  --extras / --no-extras
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ARGS="$*"
-QUICK=0; REPS=3; BUILD=1; EXTRAS=1; OUT=""
+QUICK=0; REPS=3; BUILD=1; EXTRAS=1; OUT=""; CLUSTER=0; REPS_SET=0
 SERVERS="archmesh-ws floor signalr-json signalr-msgpack node-ws"
 WORKLOADS="light moderate saturation saturation-push idle"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
-    --reps) REPS="$2"; shift 2 ;;
+    --reps) REPS="$2"; REPS_SET=1; shift 2 ;;
+    --cluster) CLUSTER=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --servers) SERVERS="$2"; shift 2 ;;
     --workloads) WORKLOADS="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --extras) EXTRAS=1; shift ;;
     --no-extras) EXTRAS=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
 DATE="$(date -u +%Y-%m-%d)"
-if [[ $QUICK == 1 ]]; then
+if [[ $CLUSTER == 1 ]]; then
+  [[ $REPS_SET == 0 ]] && REPS=1
+  EXTRAS=0
+  OUT="${OUT:-$ROOT/bench/results/$DATE-cluster}"
+  WARMUP=${WARMUP:-5}; DURATION=${DURATION:-8}; DRAIN=5
+elif [[ $QUICK == 1 ]]; then
   REPS=1; EXTRAS=0
   [[ "$WORKLOADS" == "light moderate saturation saturation-push idle" ]] && WORKLOADS="light saturation"
   OUT="${OUT:-$ROOT/bench/results/quick}"
@@ -155,6 +167,157 @@ run_one() { # $1 workload, $2 target, $3 rep
   stop_server
   sleep 0.3
 }
+
+# ---------------------------------------------------------------------------------------------------------------
+# --cluster: scale-out on one redis-server. Gateway nodes (redis engine) and SignalR nodes (Redis backplane) get the
+# same workload: CL_CONNS subscribers spread over both nodes (i % 2), one publisher per node at half the rate (or a
+# closed loop of 64 in flight each). Node A is pinned to core 0, node B to core 1; LoadTest and redis-server share
+# both cores (taskset -c 0,1). The Redis hop is measured on ONE node (core 0, LoadTest and redis-server on core 1):
+# memory vs redis engine at light load, plus INFO commandstats per publish over the measurement window.
+if [[ $CLUSTER == 1 ]]; then
+  CL_CONNS=${CL_CONNS:-1000}; CL_GROUPS=${CL_GROUPS:-10}; CL_RATES=${CL_RATES:-"100 1000"}
+  CL_SIGNALR=${CL_SIGNALR:-"signalr-json signalr-msgpack"}
+  PORT_GW_B=5182; PORT_SIGNALR_B=5194
+  REDIS_PID=""; REDIS_DIR=""; NODE_PIDS=()
+  stop_pid() { # stop one process we started, by pid: TERM, then KILL after 10 s
+    local pid="$1"; [[ -z "$pid" ]] && return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  }
+  stop_nodes() { local p; for p in "${NODE_PIDS[@]}"; do stop_pid "$p"; done; NODE_PIDS=(); }
+  stop_redis() { stop_pid "$REDIS_PID"; REDIS_PID=""; [[ -n "$REDIS_DIR" ]] && rm -rf "$REDIS_DIR"; REDIS_DIR=""; }
+  trap 'stop_nodes; stop_redis; stop_server' EXIT
+  listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+  # redis-server on a free loopback port, no persistence, throwaway directory.
+  command -v redis-server >/dev/null || { log "redis-server not installed (Debian package redis-server)"; exit 1; }
+  REDIS_PORT=""
+  for p in $(seq 6390 6490); do listening "$p" || { REDIS_PORT=$p; break; }; done
+  [[ -z "$REDIS_PORT" ]] && { log "no free port for redis-server"; exit 1; }
+  REDIS_DIR="$(mktemp -d /tmp/bench-redis.XXXXXX)"
+  taskset -c 0,1 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$REDIS_DIR" \
+    --daemonize no --logfile "" > "$OUT/redis-server.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 1 100); do listening "$REDIS_PORT" && break; sleep 0.1; done
+  listening "$REDIS_PORT" || { log "redis-server did not listen on $REDIS_PORT"; exit 1; }
+  REDIS="127.0.0.1:$REDIS_PORT"
+  log "redis-server $(redis-server --version | awk '{print $3}') pid $REDIS_PID on $REDIS"
+  rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+
+  # $1 node id, $2 port, $3 memory|redis
+  gw_node_cmd() {
+    local engine=()
+    [[ "$3" == redis ]] && engine=(--Gateway:Engine:Kind=redis --Gateway:Engine:Redis:Configuration=$REDIS)
+    echo env ASPNETCORE_ENVIRONMENT=Production DOTNET_gcServer=0 "$BIN_GW" --urls "http://127.0.0.1:$2" --Gateway:NodeId=$1 --Gateway:Tcp:Enabled=false \
+      --Gateway:Auth:SigningKeys:0:Id=bench --Gateway:Auth:SigningKeys:0:Algorithm=HS256 --Gateway:Auth:SigningKeys:0:Secret=$JWT_SECRET \
+      --Gateway:Auth:ApiKeys:0:Name=bench --Gateway:Auth:ApiKeys:0:Sha256=$API_KEY_SHA256 \
+      --Gateway:Limits:MaxConnectionsPerIp=19000 --Gateway:Limits:FramesPerSecond=10000000 --Gateway:Limits:FrameBurst=10000000 \
+      --Gateway:Limits:BytesPerSecond=1000000000 --Gateway:Limits:ByteBurst=1000000000 \
+      "${engine[@]}" --Logging:LogLevel:Default=Warning --Serilog:MinimumLevel:Default=Warning
+  }
+  # $1 port, $2 memory|redis
+  sr_node_cmd() {
+    local redis=(); [[ "$2" == redis ]] && redis=(--Redis=$REDIS)
+    echo env DOTNET_gcServer=0 "$BIN_SIGNALR" --urls "http://127.0.0.1:$1" "${redis[@]}"
+  }
+  # $1 cpu list, $2 port, $3 log name, rest: command. Appends the pid to NODE_PIDS; 1 if it does not listen in 30 s.
+  start_node() {
+    local cpus="$1" port="$2" name="$3"; shift 3
+    # shellcheck disable=SC2068
+    taskset -c "$cpus" $@ > "$OUT/server-$name.log" 2>&1 &
+    local pid=$!
+    NODE_PIDS+=("$pid")
+    for _ in $(seq 1 300); do
+      if listening "$port"; then
+        # Gateway: /health/ready builds the engine (connects to Redis, loads the scripts) before any client arrives;
+        # otherwise the first WebSocket requests resolve it and, on one starved core, can time out (see docs).
+        [[ "$name" != *archmesh* ]] && return 0
+        for _ in $(seq 1 30); do
+          [[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health/ready")" == 200 ]] && return 0
+          kill -0 "$pid" 2>/dev/null || break
+          sleep 0.5
+        done
+        log "$name not ready (/health/ready) on $port"; return 1
+      fi
+      if ! kill -0 "$pid" 2>/dev/null; then log "$name exited at start (see server-$name.log)"; return 1; fi
+      sleep 0.1
+    done
+    log "$name did not listen on $port"; return 1
+  }
+  # $1 workload label, $2 target label, $3 rep, $4 LoadTest --target, $5 LoadTest cpu list, rest: extra LoadTest args
+  run_lt() {
+    local w="$1" t="$2" rep="$3" lt="$4" cpus="$5"; shift 5
+    local label="${w}__${t}__r${rep}"
+    log "run $label (nodes ${NODE_PIDS[*]}; loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
+    # shellcheck disable=SC2068
+    timeout 120 taskset -c "$cpus" env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 DOTNET_gcServer=0 "$BIN_LT" run --scenario fanout \
+        --target "$lt" --connections $CL_CONNS --groups $CL_GROUPS --warmup $WARMUP --duration $DURATION --drain $DRAIN --timeout 100 \
+        --label "$label" --out "$OUT" --jwt-secret "$JWT_SECRET" --api-key "$API_KEY" $@ > /dev/null 2>>"$LOG" \
+      || log "LoadTest failed for $label (exit $?)"
+  }
+  rate_args() { if [[ "$1" == saturation ]]; then echo --rate 0 --window 64; else echo --rate "$1"; fi; }
+
+  # Redis hop: one node on core 0, LoadTest and redis-server on core 1, light load (100 publishes/s).
+  hop_run() { # $1 target label, $2 gateway|signalr, $3 memory|redis, $4 LoadTest target, $5 rep
+    local port=$PORT_GW redis_args=() cmd
+    [[ "$2" == signalr ]] && port=$PORT_SIGNALR
+    rcli FLUSHALL > /dev/null
+    if [[ "$2" == gateway ]]; then cmd="$(gw_node_cmd bench-a $port "$3")"; else cmd="$(sr_node_cmd $port "$3")"; fi
+    if start_node 0 $port "hop-$1" $cmd; then
+      sleep 0.5
+      [[ "$3" == redis ]] && redis_args=(--redis-port "$REDIS_PORT")
+      run_lt hop-light "$1" "$5" "$4" 1 --port $port --server-pid "${NODE_PIDS[0]}" --rate 100 "${redis_args[@]}"
+    fi
+    stop_nodes; sleep 0.3
+  }
+  # Cluster: node A on core 0, node B on core 1; LoadTest and redis-server on both.
+  cluster_run() { # $1 workload (rate or saturation), $2 target label, $3 gateway|signalr, $4 LoadTest target, $5 rep
+    local pa pb ok=1
+    rcli FLUSHALL > /dev/null
+    if [[ "$3" == gateway ]]; then
+      pa=$PORT_GW; pb=$PORT_GW_B
+      start_node 0 $pa "cluster-$2-a" "$(gw_node_cmd bench-a $pa redis)" || ok=0
+      start_node 1 $pb "cluster-$2-b" "$(gw_node_cmd bench-b $pb redis)" || ok=0
+    else
+      pa=$PORT_SIGNALR; pb=$PORT_SIGNALR_B
+      start_node 0 $pa "cluster-$2-a" "$(sr_node_cmd $pa redis)" || ok=0
+      start_node 1 $pb "cluster-$2-b" "$(sr_node_cmd $pb redis)" || ok=0
+    fi
+    if [[ $ok == 1 ]]; then
+      sleep 0.5
+      local wl="cluster-$1"; [[ "$1" != saturation ]] && wl="cluster-rate$1"
+      # shellcheck disable=SC2046
+      run_lt "$wl" "$2" "$5" "$4" 0,1 --port $pa --ports "$pa,$pb" --server-pids "${NODE_PIDS[0]},${NODE_PIDS[1]}" \
+        --redis-port "$REDIS_PORT" $(rate_args "$1")
+    fi
+    stop_nodes; sleep 0.3
+  }
+
+  START=$(date +%s)
+  log "cluster: $CL_CONNS connections in $CL_GROUPS groups over 2 nodes, rates [$CL_RATES saturation], SignalR [$CL_SIGNALR], $REPS repetition(s) → $OUT"
+  for rep in $(seq 1 "$REPS"); do
+    taskset -pc 1 "$REDIS_PID" > /dev/null
+    hop_run archmesh-memory gateway memory archmesh-ws "$rep"
+    hop_run archmesh-redis gateway redis archmesh-ws "$rep"
+    hop_run signalr-json-memory signalr memory signalr-json "$rep"
+    hop_run signalr-json-redis signalr redis signalr-json "$rep"
+    taskset -pc 0,1 "$REDIS_PID" > /dev/null
+    for r in $CL_RATES saturation; do
+      cluster_run "$r" archmesh-2n gateway archmesh-ws "$rep"
+      for sr in $CL_SIGNALR; do cluster_run "$r" "$sr-2n" signalr "$sr" "$rep"; done
+    done
+  done
+  rcli INFO server | grep -E '^redis_version' >> "$LOG" || true
+  stop_redis
+  HEADER="Command: \`bench/compare.sh --cluster --reps $REPS\` (CL_CONNS=$CL_CONNS CL_GROUPS=$CL_GROUPS CL_RATES=\"$CL_RATES\") — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r), .NET $(dotnet --version 2>/dev/null), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2). Cluster: node A taskset -c 0, node B taskset -c 1, LoadTest and redis-server taskset -c 0,1. Hop: node taskset -c 0, LoadTest and redis-server taskset -c 1. Duration $(( $(date +%s) - START )) s."
+  "$BIN_LT" cluster-summary "$OUT" --header "$HEADER" > /dev/null 2>>"$LOG" || log "cluster-summary failed"
+  count=$(ls "$OUT"/*.json 2>/dev/null | wc -l)
+  log "done: $count result files, summary at $OUT/summary.md ($(( $(date +%s) - START )) s)"
+  [[ $count -gt 0 && -f "$OUT/summary.md" ]]
+  exit $?
+fi
 
 START=$(date +%s)
 log "compare: servers [$SERVERS], workloads [$WORKLOADS], $REPS repetition(s) → $OUT"

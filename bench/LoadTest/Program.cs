@@ -71,6 +71,21 @@ summarize.SetAction(pr =>
 });
 root.Subcommands.Add(summarize);
 
+var clusterSummary = new Command("cluster-summary", "Write summary.md/.csv/.json for a compare.sh --cluster result directory");
+var csDir = new Argument<string>("dir") { Description = "Directory with <workload>__<server>__r<rep>.json results" };
+var csHeader = new Option<string>("--header") { Description = "Text placed under the title (command, date, machine)", DefaultValueFactory = _ => string.Empty };
+clusterSummary.Arguments.Add(csDir);
+clusterSummary.Options.Add(csHeader);
+clusterSummary.SetAction(pr =>
+{
+    var dir = pr.GetValue(csDir)!;
+    var md = ClusterSummary.Build(dir, pr.GetValue(csHeader)!);
+    File.WriteAllText(Path.Combine(dir, "summary.md"), md);
+    Console.WriteLine(md);
+    return 0;
+});
+root.Subcommands.Add(clusterSummary);
+
 var worker = new Command("worker", "Internal: holds a shard of subscribers for a parent run (stdin/stdout line protocol)");
 worker.SetAction(async (ParseResult _, CancellationToken _) => await WorkerProcess.MainAsync().ConfigureAwait(false));
 root.Subcommands.Add(worker);

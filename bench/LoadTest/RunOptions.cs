@@ -17,6 +17,15 @@ public sealed class RunOptions
     [Description("Server port (WebSocket/HTTP, or the raw TCP port for archmesh-tcp)")]
     public int Port { get; set; } = 5080;
 
+    [Description("Cluster: comma-separated ports of several nodes (default: --port only). Subscriber i connects to node i % n; one publisher per node, each at --rate / n (open loop) or with its own --window (closed loop)")]
+    public string Ports { get; set; } = "";
+
+    [Description("Cluster: comma-separated server pids matching --ports (CPU and RSS are summed over them)")]
+    public string ServerPids { get; set; } = "";
+
+    [Description("Port of a loopback redis-server whose INFO commandstats are read at the window's start and end (Redis commands per publish); 0 = none")]
+    public int RedisPort { get; set; }
+
     [Description("HTTP port for --publish-via http (default: --port)")]
     public int HttpPort { get; set; }
 

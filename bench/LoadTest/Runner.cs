@@ -48,9 +48,11 @@ public sealed class Runner
 {
     private readonly RunOptions _o;
     private readonly Target _target;
+    private readonly Target[] _targets;
     private readonly RunResult _r;
     private readonly CancellationTokenSource _cts;
     private int _pid;
+    private int[] _pids = [];
 
     public Runner(RunOptions o)
     {
@@ -67,7 +69,8 @@ public sealed class Runner
         }
 
         var settings = new TargetSettings(o.JwtSecret, o.JwtKid, "archmesh", "archmesh-gateway", o.ApiKey, o.PublishVia, o.HttpPort > 0 ? new IPEndPoint(ip, o.HttpPort) : null);
-        _target = Target.Create(o.Target, new IPEndPoint(ip, o.Port), settings);
+        _targets = Target.CreateAll(o.Target, ip, o.Port, o.Ports, settings);
+        _target = _targets[0];
         _r = new RunResult { Label = o.Label, Scenario = o.Scenario, Target = o.Target, StartedUtc = DateTime.UtcNow.ToString("O"), Options = o };
         _cts = new CancellationTokenSource(TimeSpan.FromSeconds(o.Timeout));
     }
@@ -85,10 +88,19 @@ public sealed class Runner
 
     public async Task<RunResult> RunAsync()
     {
-        _pid = _o.ServerPid > 0 ? _o.ServerPid : ServerProcess.FindListener(_o.Port);
+        _pid = _o.ServerPid > 0 ? _o.ServerPid : ServerProcess.FindListener(_target.Endpoint.Port);
+        _pids = _o.ServerPids.Length > 0
+            ? [.. _o.ServerPids.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse)]
+            : _targets.Length > 1 ? [.. _targets.Select(t => ServerProcess.FindListener(t.Endpoint.Port))] : [_pid];
+        _pid = _pids[0];
         _r.Server.Pid = _pid;
-        _r.Server.RssBaseKiB = ServerProcess.RssKiB(_pid);
-        Console.Error.WriteLine($"[{_o.Label}] {_o.Scenario} → {_target.Name} {_target.Endpoint}, server pid {_pid}, {_o.Connections} connections");
+        _r.Server.RssBaseKiB = Rss();
+        if (_targets.Length > 1)
+        {
+            _r.Extra["nodes"] = string.Join(", ", _targets.Select((t, i) => $"{t.Endpoint} (pid {_pids.ElementAtOrDefault(i)})"));
+        }
+
+        Console.Error.WriteLine($"[{_o.Label}] {_o.Scenario} → {_target.Name} {string.Join(", ", _targets.Select(t => t.Endpoint))}, server pid(s) {string.Join(",", _pids)}, {_o.Connections} connections");
         switch (_o.Scenario)
         {
             case "idle":
@@ -112,11 +124,18 @@ public sealed class Runner
                 throw new ArgumentException("Unknown scenario " + _o.Scenario);
         }
 
-        _r.Server.RssEndKiB = ServerProcess.RssKiB(_pid);
-        _r.Server.HwmKiB = ServerProcess.HwmKiB(_pid);
-        _r.Server.Threads = ServerProcess.Threads(_pid);
+        _r.Server.RssEndKiB = Rss();
+        _r.Server.HwmKiB = _pids.Sum(ServerProcess.HwmKiB);
+        _r.Server.Threads = _pids.Sum(ServerProcess.Threads);
         return _r;
     }
+
+    // Server figures summed over the nodes (one node unless --ports/--server-pids name several).
+    private long Rss() => _pids.Sum(ServerProcess.RssKiB);
+
+    private double Cpu() => _pids.Sum(ServerProcess.CpuSeconds);
+
+    private long Ctx() => _pids.Sum(ServerProcess.ContextSwitches);
 
     private Priority PriorityOf(long seq) => _o.Priorities switch
     {
@@ -161,12 +180,14 @@ public sealed class Runner
         return (d, PriorityOf(seq));
     }
 
-    private async Task<(BenchConnection Conn, CountingHandler Echo)> ConnectPublisherAsync(int id)
+    private Task<(BenchConnection Conn, CountingHandler Echo)> ConnectPublisherAsync(int id) => ConnectPublisherAsync(id, _target);
+
+    private async Task<(BenchConnection Conn, CountingHandler Echo)> ConnectPublisherAsync(int id, Target target)
     {
         var echo = new CountingHandler();
         var filter = new EchoFilter((byte)id, echo);
         var groups = _o.Groups > 0 ? Enumerable.Range(0, _o.Groups).ToArray() : [];
-        var conn = await _target.ConnectAsync(new ClientSpec(1_000_000 + id, groups, true, Shard.Source(_o, id), filter, BufferSize: 1 << 20), _cts.Token).ConfigureAwait(false);
+        var conn = await target.ConnectAsync(new ClientSpec(1_000_000 + id, groups, true, Shard.Source(_o, id), filter, BufferSize: 1 << 20), _cts.Token).ConfigureAwait(false);
         return (conn, echo);
     }
 
@@ -305,7 +326,7 @@ public sealed class Runner
     {
         var ct = _cts.Token;
         var recorder = new Recorder();
-        var shard = new Shard(_target, _o, recorder);
+        var shard = new Shard(_targets, _o, recorder);
         var local = Math.Min(_o.Connections, _o.PerProcess);
         var workers = new List<WorkerProcess>();
         for (var from = local; from < _o.Connections; from += _o.PerProcess)
@@ -324,9 +345,9 @@ public sealed class Runner
         Console.Error.WriteLine($"[{_o.Label}] connected {stats.Connected}/{stats.Requested} in {stats.Seconds:0.0} s");
         if (_o.Scenario == "idle")
         {
-            var rssConnected = ServerProcess.RssKiB(_pid);
+            var rssConnected = Rss();
             await Task.Delay(TimeSpan.FromSeconds(_o.Hold), ct).ConfigureAwait(false);
-            var rssHeld = ServerProcess.RssKiB(_pid);
+            var rssHeld = Rss();
             var parts = new List<ShardResult> { ShardResult.From(recorder, shard, new ConnSnapshot(0, 0, 0, 0, 0)) };
             foreach (var w in workers)
             {
@@ -348,8 +369,16 @@ public sealed class Runner
             return;
         }
 
-        var (pubConn, echo) = await ConnectPublisherAsync(1).ConfigureAwait(false);
-        var pub = new Publisher(pubConn, 1, _o.Window, echo) { Plan = FanoutPlan, Recipients = Recipients, PayloadSize = _o.PayloadSize };
+        // One publisher per node (ids 1..n); open loop: each at --rate / n, so --rate stays the total publish rate.
+        var pubConns = new List<BenchConnection>();
+        var pubs = new List<Publisher>();
+        for (var k = 0; k < _targets.Length; k++)
+        {
+            var (c, e) = await ConnectPublisherAsync(k + 1, _targets[k]).ConfigureAwait(false);
+            pubConns.Add(c);
+            pubs.Add(new Publisher(c, (byte)(k + 1), _o.Window, e) { Plan = FanoutPlan, Recipients = Recipients, PayloadSize = _o.PayloadSize });
+        }
+
         var start = Stopwatch.GetTimestamp() + Ticks(0.2);
         var ws = start + Ticks(_o.Warmup);
         var we = ws + Ticks(_o.Duration);
@@ -360,35 +389,60 @@ public sealed class Runner
             w.Go(ws, we);
         }
 
-        var thread = pub.Start(_o.Rate, start, we, ws, we);
+        var threads = pubs.Select(p => p.Start(_o.Rate / pubs.Count, start, we, ws, we)).ToList();
         await DelayUntil(ws, ct).ConfigureAwait(false);
         var snap0 = shard.Snapshot();
-        var cpu0 = ServerProcess.CpuSeconds(_pid);
-        var ctx0 = ServerProcess.ContextSwitches(_pid);
+        var cpu0 = Cpu();
+        var ctx0 = Ctx();
+        var perNode0 = _pids.Select(ServerProcess.CpuSeconds).ToArray();
+        var published0 = pubs.Sum(p => Interlocked.Read(ref p.Published));
+        var redis0 = RedisStats.CommandCalls(_o.RedisPort);
         await DelayUntil(we, ct).ConfigureAwait(false);
         var snap1 = shard.Snapshot();
-        var cpu1 = ServerProcess.CpuSeconds(_pid);
-        var ctx1 = ServerProcess.ContextSwitches(_pid);
-        _r.Server.RssEndKiB = ServerProcess.RssKiB(_pid);
-        thread.Join();
+        var cpu1 = Cpu();
+        var ctx1 = Ctx();
+        var perNode1 = _pids.Select(ServerProcess.CpuSeconds).ToArray();
+        var published1 = pubs.Sum(p => Interlocked.Read(ref p.Published));
+        var redis1 = RedisStats.CommandCalls(_o.RedisPort);
+        _r.Server.RssEndKiB = Rss();
+        foreach (var t in threads)
+        {
+            t.Join();
+        }
+
         ServerWindow(cpu0, ctx0, cpu1, ctx1, _o.Duration);
-        await DrainAsync(shard, pub.Expected, recorder).ConfigureAwait(false);
+        if (_pids.Length > 1)
+        {
+            _r.Extra["cpuPercentPerNode"] = perNode1.Zip(perNode0, (b, a) => Math.Round((b - a) / _o.Duration * 100, 1)).ToArray();
+        }
+
+        if (_o.RedisPort > 0)
+        {
+            RedisStats.Report(_r, redis0, redis1, published1 - published0);
+        }
+
+        var expected = pubs.Sum(p => p.Expected);
+        await DrainAsync(shard, expected, recorder).ConfigureAwait(false);
         var results = new List<ShardResult> { ShardResult.From(recorder, shard, snap1.Minus(snap0)) };
         foreach (var w in workers)
         {
             results.Add(await w.StopAsync(ct).ConfigureAwait(false));
         }
 
-        SetPublish(_o.Rate, [pub]);
-        _r.Publish.Acks = pubConn.PublishAcks;
-        _r.Publish.Errors += pubConn.PublishErrors;
-        if (pubConn.LastError != null)
+        SetPublish(_o.Rate, pubs);
+        _r.Publish.Acks = pubConns.Sum(c => c.PublishAcks);
+        _r.Publish.Errors += pubConns.Sum(c => c.PublishErrors);
+        foreach (var c in pubConns.Where(c => c.LastError != null))
         {
-            _r.Errors.Add("publisher connection: " + pubConn.LastError);
+            _r.Errors.Add("publisher connection: " + c.LastError);
         }
 
-        SetDelivery(Merge(results), pub.Expected);
-        await pubConn.CloseAsync().ConfigureAwait(false);
+        SetDelivery(Merge(results), expected);
+        foreach (var c in pubConns)
+        {
+            await c.CloseAsync().ConfigureAwait(false);
+        }
+
         await shard.CloseAllAsync().ConfigureAwait(false);
     }
 
@@ -471,11 +525,11 @@ public sealed class Runner
         var critThread = b.Start(_o.CriticalRate, start, we, ws, we);
         await DelayUntil(ws, ct).ConfigureAwait(false);
         var snap0 = shard.Snapshot();
-        var cpu0 = ServerProcess.CpuSeconds(_pid);
-        var ctx0 = ServerProcess.ContextSwitches(_pid);
+        var cpu0 = Cpu();
+        var ctx0 = Ctx();
         await DelayUntil(we, ct).ConfigureAwait(false);
         var snap1 = shard.Snapshot();
-        ServerWindow(cpu0, ctx0, ServerProcess.CpuSeconds(_pid), ServerProcess.ContextSwitches(_pid), _o.Duration);
+        ServerWindow(cpu0, ctx0, Cpu(), Ctx(), _o.Duration);
         lowThread.Join();
         critThread.Join();
         await DrainAsync(shard, b.Expected + low.Expected, loaded).ConfigureAwait(false);
@@ -532,12 +586,12 @@ public sealed class Runner
         var thread = pub.Start(rate, start, we, ws, we);
         await DelayUntil(ws, ct).ConfigureAwait(false);
         var snap0 = shard.Snapshot();
-        var cpu0 = ServerProcess.CpuSeconds(_pid);
-        var ctx0 = ServerProcess.ContextSwitches(_pid);
+        var cpu0 = Cpu();
+        var ctx0 = Ctx();
         await DelayUntil(we, ct).ConfigureAwait(false);
         var snap1 = shard.Snapshot();
-        ServerWindow(cpu0, ctx0, ServerProcess.CpuSeconds(_pid), ServerProcess.ContextSwitches(_pid), _o.Duration);
-        _r.Server.RssEndKiB = ServerProcess.RssKiB(_pid);
+        ServerWindow(cpu0, ctx0, Cpu(), Ctx(), _o.Duration);
+        _r.Server.RssEndKiB = Rss();
         thread.Join();
         var fastExpected = pub.Expected * (_o.Connections - slow.Count) / Math.Max(1, _o.Connections);
         await DrainAsync(shard, fastExpected, recorder).ConfigureAwait(false);

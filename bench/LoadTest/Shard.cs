@@ -52,9 +52,16 @@ public sealed class ConnectStats
     }
 }
 
-/// <summary>A set of subscriber connections held by this process.</summary>
-public sealed class Shard(Target target, RunOptions o, IDeliveryHandler handler)
+/// <summary>A set of subscriber connections held by this process (client i connects to node i % targets).</summary>
+public sealed class Shard(Target[] targets, RunOptions o, IDeliveryHandler handler)
 {
+    public Shard(Target target, RunOptions o, IDeliveryHandler handler)
+        : this([target], o, handler)
+    {
+    }
+
+    public Target TargetOf(int i) => targets[i % targets.Length];
+
     private static readonly double TicksToMicros = 1_000_000.0 / Stopwatch.Frequency;
     public ConcurrentDictionary<int, BenchConnection> Connections { get; } = new();
 
@@ -94,7 +101,7 @@ public sealed class Shard(Target target, RunOptions o, IDeliveryHandler handler)
                     var start = Stopwatch.GetTimestamp();
                     try
                     {
-                        var c = await target.ConnectAsync(specOf?.Invoke(index) ?? Spec(index), ct).ConfigureAwait(false);
+                        var c = await TargetOf(index).ConnectAsync(specOf?.Invoke(index) ?? Spec(index), ct).ConfigureAwait(false);
                         lock (hist)
                         {
                             hist.RecordValue(Math.Clamp((long)((Stopwatch.GetTimestamp() - start) * TicksToMicros), 1, Recorder.MaxMicros));

@@ -71,9 +71,9 @@ public sealed class WorkerProcess
         var o = spec.Options;
         var ip = System.Net.IPAddress.Parse(o.Host);
         var settings = new TargetSettings(o.JwtSecret, o.JwtKid, "archmesh", "archmesh-gateway", o.ApiKey, o.PublishVia, null);
-        var target = Target.Create(o.Target, new System.Net.IPEndPoint(ip, o.Port), settings);
+        var targets = Target.CreateAll(o.Target, ip, o.Port, o.Ports, settings);
         var recorder = new Recorder();
-        var shard = new Shard(target, o, recorder);
+        var shard = new Shard(targets, o, recorder);
         var stats = await shard.ConnectAsync(spec.From, spec.To, null, CancellationToken.None).ConfigureAwait(false);
         Console.WriteLine("READY " + JsonSerializer.Serialize(stats, RunResult.Compact));
         ConnSnapshot? s0 = null, s1 = null;

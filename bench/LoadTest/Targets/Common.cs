@@ -119,6 +119,15 @@ public abstract class Target
 
     public abstract Task<BenchConnection> ConnectAsync(ClientSpec spec, CancellationToken ct);
 
+    /// <summary>One target per node: <paramref name="ports"/> (comma-separated) when given, else <paramref name="port"/>.</summary>
+    public static Target[] CreateAll(string name, IPAddress ip, int port, string ports, TargetSettings settings)
+    {
+        var list = string.IsNullOrWhiteSpace(ports)
+            ? [port]
+            : ports.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        return [.. list.Select(p => Create(name, new IPEndPoint(ip, p), settings))];
+    }
+
     public static Target Create(string name, IPEndPoint endpoint, TargetSettings settings) => name switch
     {
         "archmesh" or "archmesh-ws" => new ArchMeshTarget(endpoint, settings, tcp: false),

@@ -1,6 +1,8 @@
 // ASP.NET Core SignalR peer with the JSON and MessagePack hub protocols, default options.
 // Clients connect to /hub?groups=1,2&user=7 (WebSockets, negotiation skipped) and receive m(byte[]);
 // a publisher invokes Send(op, id, payload): op 0 = everyone, 1 = group "g{id}", 2 = user group "u{id}".
+// Scale-out (bench/compare.sh --cluster): --Redis=127.0.0.1:PORT (or env SIGNALR_REDIS) adds the
+// StackExchange.Redis backplane with default options and channel prefix "bench"; without it nothing changes.
 using Microsoft.AspNetCore.SignalR;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,7 +12,13 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxConcurrentConnections = null;
     k.Limits.MaxConcurrentUpgradedConnections = null;
 });
-builder.Services.AddSignalR().AddMessagePackProtocol();
+var signalr = builder.Services.AddSignalR().AddMessagePackProtocol();
+var redis = builder.Configuration["Redis"] ?? Environment.GetEnvironmentVariable("SIGNALR_REDIS");
+if (!string.IsNullOrEmpty(redis))
+{
+    signalr.AddStackExchangeRedis(redis, o => o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal("bench"));
+}
+
 var app = builder.Build();
 app.MapHub<BenchHub>("/hub");
 app.Run();
