@@ -25,6 +25,8 @@ public sealed partial class Dispatcher
 
     private static readonly object CatchUp = new();
 
+    private static readonly object GapCheck = new();
+
     private const int MaxReorder = 65_536;
 
     private int _remoteAppendsInFlight;
@@ -319,20 +321,23 @@ public sealed partial class Dispatcher
         }
 
         topic.Filling = true;
-        var from = topic.Cache!.Position;
-        _ = FillAsync(remote, topic, from, delay);
+        if (delay > TimeSpan.Zero)
+        {
+            // Give the live feed a moment: most out-of-order arrivals are filled by it, and then no read is needed.
+            _ = Task.Delay(delay).ContinueWith(
+                static (_, s) => { var (d, t) = ((Dispatcher, TopicState))s!; d.EnqueueControlOrWait(t.Owner, new DispatchItem { Kind = DispatchItemKind.Retry, Topic = t, State = GapCheck }); },
+                (this, topic), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            return;
+        }
+
+        _ = FillAsync(remote, topic, topic.Cache!.Position);
     }
 
-    private async Task FillAsync(IRemoteStreams remote, TopicState topic, StreamPosition from, TimeSpan delay)
+    private async Task FillAsync(IRemoteStreams remote, TopicState topic, StreamPosition from)
     {
         object result;
         try
         {
-            if (delay > TimeSpan.Zero)
-            {
-                await Task.Delay(delay).ConfigureAwait(false);
-            }
-
             result = await remote.ReadHistoryAsync(topic.Name, from, 256, _options.Outbound.MaxBytes).ConfigureAwait(false);
         }
         catch (Exception ex)

@@ -253,7 +253,15 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
                     ProcessFilled(worker, ref item);
                     break;
                 case DispatchItemKind.Retry:
-                    if (ReferenceEquals(item.State, CatchUp) && item.Topic!.Live)
+                    if (ReferenceEquals(item.State, GapCheck))
+                    {
+                        item.Topic!.Filling = false;
+                        if (item.Topic.Live && item.Topic.Reorder is { Count: > 0 })
+                        {
+                            StartFill(item.Topic, TimeSpan.Zero); // the gap is still there: read the stream
+                        }
+                    }
+                    else if (ReferenceEquals(item.State, CatchUp) && item.Topic!.Live)
                     {
                         StartFill(item.Topic, TimeSpan.Zero);
                     }

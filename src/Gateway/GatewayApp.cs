@@ -71,6 +71,7 @@ public static class GatewayApp
         services.AddSingleton<IdempotencyCache>();
         services.AddSingleton<PublishApiServices>();
         services.AddSingleton<KestrelEndpoints>();
+        services.AddHostedService<DispatcherStartup>(); // first: the engine connects before anything else starts
         services.AddHostedService<DrainOnShutdown>();
         services.AddHostedService<ConnectionSweeper>();
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiProblem.CustomizeFrameworkProblem);

@@ -33,7 +33,25 @@ public sealed class StartupValidationTests
         { "Gateway:Connection:IdleTimeout", "00:00:01", "Gateway:Connection:IdleTimeout" },
         { "Gateway:Auth:AllowedOrigins:0", "https://app.example.com/path", "Gateway:Auth:AllowedOrigins:0" },
         { "Gateway:Dispatch:RingCapacity", "1000", "Gateway:Dispatch:RingCapacity" },
+        { "Gateway:Engine:Kind", "postgres", "Gateway:Engine:Kind" },
     };
+
+    [Fact]
+    public async Task A_redis_engine_without_configuration_or_unreachable_refuses_to_start_naming_the_setting()
+    {
+        var missing = await Assert.ThrowsAsync<OptionsValidationException>(() => GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Engine:Kind"] = "redis" }));
+        Assert.Contains(missing.Failures, f => f.Contains("Gateway:Engine:Redis:Configuration", StringComparison.Ordinal));
+
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        var unreachable = await Assert.ThrowsAsync<OptionsValidationException>(() => GatewayServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:Engine:Kind"] = "redis",
+            ["Gateway:Engine:Redis:Configuration"] = "127.0.0.1:1,password=secret-value",
+            ["Gateway:Engine:Redis:OperationTimeout"] = "00:00:01",
+        }));
+        Assert.Contains(unreachable.Failures, f => f.Contains("Gateway:Engine:Redis:Configuration", StringComparison.Ordinal));
+        Assert.DoesNotContain(unreachable.Failures, f => f.Contains("secret-value", StringComparison.Ordinal));
+    }
 
     [Theory]
     [MemberData(nameof(BadSettings))]
