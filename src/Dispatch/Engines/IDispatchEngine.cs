@@ -4,10 +4,10 @@ namespace Gateway.Dispatch;
 /// The scale-out seam: where a topic's stream lives (epoch, offsets, history, retained state, pending
 /// notifications). The dispatcher creates one <see cref="ITopicStream"/> per topic and calls it only
 /// from the topic's owning worker thread, so an implementation needs no locking per topic.
-/// The default <see cref="InMemoryDispatchEngine"/> keeps everything in process. A Redis engine would
-/// assign offsets from a shared counter, keep history in a stream, and feed messages published on
-/// other nodes back through <see cref="IDispatchEngineSink"/> so local fan-out happens exactly as for
-/// local publishes.
+/// The default <see cref="InMemoryDispatchEngine"/> keeps everything in process. A remote engine
+/// (<see cref="Engines.Redis.RedisDispatchEngine"/>) exposes <see cref="Remote"/>: offsets come from the
+/// shared store, and messages published on other nodes come back through <see cref="IDispatchEngineSink"/>
+/// with their positions, so local fan-out happens exactly as for local publishes.
 /// </summary>
 public interface IDispatchEngine : IDisposable
 {
