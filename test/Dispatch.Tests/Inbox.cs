@@ -21,6 +21,7 @@ public sealed class Inbox
     private readonly List<FrameBuffer> _batch = [];
     private readonly Lock _lock = new();
     private readonly List<Received> _frames = [];
+    private int _waiting;
 
     public Inbox(Session session)
     {
@@ -76,6 +77,25 @@ public sealed class Inbox
 
     /// <summary>Pumps until <paramref name="condition"/> holds (true) or the timeout passes (false).</summary>
     public async Task<bool> WaitUntilAsync(Func<Inbox, bool> condition, double seconds = 20)
+    {
+        // The queue has a single reader: a second concurrent wait would reset the first one's continuation and
+        // hang its test forever (no timeout can fire for a dropped continuation). Fail loudly instead.
+        if (Interlocked.Exchange(ref _waiting, 1) != 0)
+        {
+            throw new InvalidOperationException("Inbox.WaitUntilAsync is already waiting on this session: one reader only.");
+        }
+
+        try
+        {
+            return await WaitUntilCoreAsync(condition, seconds);
+        }
+        finally
+        {
+            Volatile.Write(ref _waiting, 0);
+        }
+    }
+
+    private async Task<bool> WaitUntilCoreAsync(Func<Inbox, bool> condition, double seconds)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         while (true)

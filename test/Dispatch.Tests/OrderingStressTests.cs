@@ -96,7 +96,9 @@ public class OrderingStressTests
         const int total = producers * perProducer;
         foreach (var inbox in stable)
         {
-            Assert.True(await inbox.WaitUntilAsync(i => i.Messages.Count >= total, 30), $"{inbox.Session.ConnectionId} got {inbox.Messages.Count}/{total}");
+            // The reader tasks are the queues' single readers (a second concurrent WaitToReadAsync would reset the
+            // first one's continuation and hang it): here only poll what they received.
+            Assert.True(await Harness.EventuallyAsync(() => inbox.Messages.Count >= total, 30), $"{inbox.Session.ConnectionId} got {inbox.Messages.Count}/{total}");
         }
 
         await stop.CancelAsync();
