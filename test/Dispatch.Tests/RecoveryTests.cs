@@ -37,7 +37,9 @@ public class RecoveryTests
         for (var c = 0; c < 6; c++)
         {
             // Wait until the recovery position has been dispatched (offsets are assigned at dispatch).
-            SpinWait.SpinUntil(() => d.GetStats().Dispatched.Sum() > (c * 400) + 1 || publisher.IsCompleted, TimeSpan.FromSeconds(20));
+            // Awaited, not spun: a blocked thread-pool thread can starve the publisher on a loaded 2-core machine,
+            // and a position not yet dispatched would (correctly) be answered RecoveryFailed.
+            Assert.True(await Harness.EventuallyAsync(() => d.GetStats().Dispatched.Sum() > (c * 400) + 1 || publisher.IsCompleted, 60));
             var inbox = h.Connect($"r{c}");
             var from = (ulong)(c * 100) + 1;
             Assert.Equal(ErrorCode.None, d.Subscribe(inbox.Session, "seam", new StreamPosition(first.Epoch, from), (uint)c, 10));
