@@ -138,6 +138,34 @@ public static class HistogramTransfer
         return [.. list];
     }
 
+    /// <summary>
+    /// The histogram as committed in a result file: values (µs) rounded to two significant digits and merged,
+    /// a few hundred pairs instead of thousands (≤ 5 % error, for the percentile charts only: every figure in
+    /// the result was computed from the full histogram). Shards still exchange <see cref="Export"/>.
+    /// </summary>
+    public static long[][] ExportCompact(LongHistogram h)
+    {
+        var merged = new SortedDictionary<long, long>();
+        foreach (var v in h.RecordedValues())
+        {
+            var key = RoundTwoDigits(v.ValueIteratedTo);
+            merged[key] = merged.GetValueOrDefault(key) + v.CountAtValueIteratedTo;
+        }
+
+        return [.. merged.Select(kv => new[] { kv.Key, kv.Value })];
+    }
+
+    private static long RoundTwoDigits(long value)
+    {
+        if (value < 100)
+        {
+            return value;
+        }
+
+        var step = (long)Math.Pow(10, Math.Floor(Math.Log10(value)) - 1);
+        return (value + (step / 2)) / step * step;
+    }
+
     public static void Import(LongHistogram into, long[][] pairs)
     {
         foreach (var p in pairs)

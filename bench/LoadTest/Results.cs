@@ -87,7 +87,8 @@ public sealed class RunResult
     public void Write(string dir)
     {
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, Label + ".json"), JsonSerializer.Serialize(this, Json));
+        // Compact on disk: results are committed (bench/results), the Markdown beside it is the readable form.
+        File.WriteAllText(Path.Combine(dir, Label + ".json"), JsonSerializer.Serialize(this, Compact));
         File.WriteAllText(Path.Combine(dir, Label + ".md"), ToMarkdown());
     }
 

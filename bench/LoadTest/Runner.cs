@@ -271,7 +271,7 @@ public sealed class Runner
         }
 
         _r.Latency = LatencySummary.From(all);
-        _r.LatencyHistogram = HistogramTransfer.Export(all);
+        _r.LatencyHistogram = HistogramTransfer.ExportCompact(all);
         if (_r.LatencyByPriority.Count == 1)
         {
             _r.LatencyByPriority.Clear();
