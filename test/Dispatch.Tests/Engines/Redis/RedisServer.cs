@@ -82,6 +82,9 @@ public sealed class RedisServer : IAsyncLifetime
             throw new InvalidOperationException("redis-server is not installed: install the Debian package redis-server (bash test/prereqs.sh).", ex);
         }
 
+        // A test run that ends without disposing its fixtures (aborted, timed out) still stops the server by PID.
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+
         // Drain its output so a chatty server never blocks on a full pipe.
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
@@ -111,6 +114,8 @@ public sealed class RedisServer : IAsyncLifetime
             return;
         }
 
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+
         try
         {
             process.Kill();
@@ -123,6 +128,8 @@ public sealed class RedisServer : IAsyncLifetime
         process.WaitForExit(10_000);
         process.Dispose();
     }
+
+    private void OnProcessExit(object? sender, EventArgs e) => Stop();
 
     /// <summary>Sends a signal to the server process (e.g. STOP to hang it, CONT to resume it).</summary>
     public void Signal(string signal)
