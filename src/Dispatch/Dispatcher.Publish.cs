@@ -1,12 +1,10 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text;
 using Gateway.Protocol;
 using Gateway.Protocol.Buffers;
 using Gateway.Protocol.Errors;
 using Gateway.Protocol.Frames;
-using Gateway.Protocol.Topics;
 
 namespace Gateway.Dispatch;
 
@@ -193,18 +191,8 @@ public sealed partial class Dispatcher
             var position = topic.Stream.Append(buffer, item.Priority);
             PatchPosition(buffer, position);
             _metrics.RecordLatency(item.EnqueuedTimestamp);
-            if (completion is not null)
-            {
-                completion.Complete(new PublishResult(ErrorCode.None, position.Epoch, position.Offset));
-                completion = null;
-            }
-
-            if (item.Session is { } ackTo && item.CorrelationId != 0)
-            {
-                var ack = Pool.Rent(PublishAckSize);
-                FrameWriter.WritePublishAck(ack, item.CorrelationId, position.Epoch, position.Offset);
-                ackTo.TryEnqueueControl(ack);
-            }
+            AnswerPublisher(completion, item.Session, item.CorrelationId, position);
+            completion = null;
 
             if (topic.Kind == TopicKind.Broadcast)
             {
@@ -219,6 +207,18 @@ public sealed partial class Dispatcher
         {
             completion?.Complete(new PublishResult(ErrorCode.InternalError, 0, 0));
             buffer.Release();
+        }
+    }
+
+    /// <summary>The publisher learns its position: the awaiting call completes, a protocol publisher gets its PublishAck.</summary>
+    private void AnswerPublisher(PublishCompletion? completion, Session? ackTo, uint correlationId, StreamPosition position)
+    {
+        completion?.Complete(new PublishResult(ErrorCode.None, position.Epoch, position.Offset));
+        if (ackTo is not null && correlationId != 0)
+        {
+            var ack = Pool.Rent(PublishAckSize);
+            FrameWriter.WritePublishAck(ack, correlationId, position.Epoch, position.Offset);
+            ackTo.TryEnqueueControl(ack);
         }
     }
 

@@ -141,9 +141,7 @@ public sealed partial class Dispatcher
         item.Completion?.Complete(new PublishResult(ErrorCode.EngineUnavailable, 0, 0));
         if (item.Session is { } ackTo && item.CorrelationId != 0)
         {
-            var error = Pool.Rent(ProtocolLimits.HeaderSize + 8 + ProtocolLimits.MaxTextBytes);
-            FrameWriter.WriteError(error, ErrorCode.EngineUnavailable, item.CorrelationId, "The scale-out engine could not store the message; retry.");
-            ackTo.TryEnqueueControl(error);
+            SendError(ackTo, ErrorCode.EngineUnavailable, item.CorrelationId, "The scale-out engine could not store the message; retry.");
         }
     }
 
@@ -171,18 +169,9 @@ public sealed partial class Dispatcher
         try
         {
             // The publisher learns its position as soon as the store assigned it.
-            if (item.Completion is { } completion)
-            {
-                item.Completion = null;
-                completion.Complete(new PublishResult(ErrorCode.None, item.Epoch, item.Offset));
-            }
-
-            if (item.Session is { } ackTo && item.CorrelationId != 0)
-            {
-                var ack = Pool.Rent(PublishAckSize);
-                FrameWriter.WritePublishAck(ack, item.CorrelationId, item.Epoch, item.Offset);
-                ackTo.TryEnqueueControl(ack);
-            }
+            var completion = item.Completion;
+            item.Completion = null;
+            AnswerPublisher(completion, item.Session, item.CorrelationId, new StreamPosition(item.Epoch, item.Offset));
 
             if (item.EnqueuedTimestamp != 0)
             {

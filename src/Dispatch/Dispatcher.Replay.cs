@@ -314,10 +314,8 @@ public sealed partial class Dispatcher
         var session = cursor.Session;
         if (cursor.Source == ReplaySource.History && !session.IsClosed)
         {
-            var error = Pool.Rent(ProtocolLimits.HeaderSize + 8 + ProtocolLimits.MaxTextBytes);
-            FrameWriter.WriteError(error, ErrorCode.RecoveryIncomplete, cursor.CorrelationId,
+            SendError(session, ErrorCode.RecoveryIncomplete, cursor.CorrelationId,
                 $"Recovery of '{cursor.Topic.Name}' stopped after offset {cursor.After.Offset}: history no longer holds the next message; refetch state.");
-            session.TryEnqueueControl(error);
         }
 
         Join(session, cursor.Topic);

@@ -1,11 +1,6 @@
-using System.Buffers;
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Text;
 using Gateway.Protocol;
 using Gateway.Protocol.Buffers;
 using Gateway.Protocol.Errors;
-using Gateway.Protocol.Frames;
 using Gateway.Protocol.Topics;
 
 namespace Gateway.Dispatch;

@@ -1,12 +1,6 @@
-using System.Buffers;
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Text;
 using Gateway.Protocol;
 using Gateway.Protocol.Buffers;
-using Gateway.Protocol.Errors;
 using Gateway.Protocol.Frames;
 using Gateway.Protocol.Topics;
 using Microsoft.Extensions.Logging;
