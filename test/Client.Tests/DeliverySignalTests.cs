@@ -106,16 +106,8 @@ public sealed class DeliverySignalTests
     [Fact]
     public async Task A_gap_is_reported_and_repaired_by_resubscribing_from_the_last_delivered_position()
     {
-        await using var server = new ScriptedGateway();
-        var accepting = server.AcceptAsync();
-        await using var client = await GatewayClient.ConnectAsync(server.Options());
-        var connection = await accepting;
-        var subscribing = client.SubscribeAsync(Topic);
-        var subscribe = await connection.ExpectAsync(FrameKind.Subscribe);
-        await connection.SubscribedAsync(subscribe, Epoch, 10);
-        var subscription = await subscribing; // ends with the client (disposing it would wait for Unsubscribed)
-        var signals = new ConcurrentQueue<SubscriptionDiscontinuityEventArgs>();
-        subscription.Discontinuity += (_, e) => signals.Enqueue(e);
+        await using var setup = await SubscribedAsync();
+        var (client, connection, subscription, signals) = (setup.Client, setup.Connection, setup.Subscription, setup.Signals);
         var resubscribed = subscription.ResubscribedAsync();
 
         // 13 and 14 were shed for this connection; 16 arrives before the repair is answered.
@@ -156,16 +148,8 @@ public sealed class DeliverySignalTests
     [Fact]
     public async Task A_gap_whose_repair_fails_ends_in_recovery_failed()
     {
-        await using var server = new ScriptedGateway();
-        var accepting = server.AcceptAsync();
-        await using var client = await GatewayClient.ConnectAsync(server.Options());
-        var connection = await accepting;
-        var subscribing = client.SubscribeAsync(Topic);
-        var subscribe = await connection.ExpectAsync(FrameKind.Subscribe);
-        await connection.SubscribedAsync(subscribe, Epoch, 10);
-        var subscription = await subscribing; // ends with the client (disposing it would wait for Unsubscribed)
-        var signals = new ConcurrentQueue<SubscriptionDiscontinuityEventArgs>();
-        subscription.Discontinuity += (_, e) => signals.Enqueue(e);
+        await using var setup = await SubscribedAsync();
+        var (client, connection, subscription, signals) = (setup.Client, setup.Connection, setup.Subscription, setup.Signals);
 
         await connection.MessageAsync(Topic, Epoch, 11);
         await connection.MessageAsync(Topic, Epoch, 14);
@@ -188,16 +172,8 @@ public sealed class DeliverySignalTests
     [Fact]
     public async Task An_epoch_change_and_a_gap_on_broadcast_are_reported_without_repair()
     {
-        await using var server = new ScriptedGateway();
-        var accepting = server.AcceptAsync();
-        await using var client = await GatewayClient.ConnectAsync(server.Options());
-        var connection = await accepting;
-        var subscribing = client.SubscribeAsync(Topic);
-        var subscribe = await connection.ExpectAsync(FrameKind.Subscribe);
-        await connection.SubscribedAsync(subscribe, Epoch, 10);
-        var subscription = await subscribing; // ends with the client (disposing it would wait for Unsubscribed)
-        var signals = new ConcurrentQueue<SubscriptionDiscontinuityEventArgs>();
-        subscription.Discontinuity += (_, e) => signals.Enqueue(e);
+        await using var setup = await SubscribedAsync();
+        var (client, connection, subscription, signals) = (setup.Client, setup.Connection, setup.Subscription, setup.Signals);
         client.Broadcasts.Discontinuity += (_, e) => signals.Enqueue(e);
 
         await connection.MessageAsync(Topic, Epoch, 11);
@@ -272,6 +248,31 @@ public sealed class DeliverySignalTests
         {
             Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
             await Task.Delay(10);
+        }
+    }
+
+    /// <summary>A client connected to a scripted gateway and subscribed to <see cref="Topic"/> at offset 10, with its signals collected.</summary>
+    private static async Task<Subscribed> SubscribedAsync()
+    {
+        var server = new ScriptedGateway();
+        var accepting = server.AcceptAsync();
+        var client = await GatewayClient.ConnectAsync(server.Options());
+        var connection = await accepting;
+        var subscribing = client.SubscribeAsync(Topic);
+        var subscribe = await connection.ExpectAsync(FrameKind.Subscribe);
+        await connection.SubscribedAsync(subscribe, Epoch, 10);
+        var subscription = await subscribing; // ends with the client (disposing it would wait for Unsubscribed)
+        var signals = new ConcurrentQueue<SubscriptionDiscontinuityEventArgs>();
+        subscription.Discontinuity += (_, e) => signals.Enqueue(e);
+        return new Subscribed(server, client, connection, subscription, signals);
+    }
+
+    private sealed record Subscribed(ScriptedGateway Server, GatewayClient Client, ScriptedConnection Connection, GatewaySubscription Subscription, ConcurrentQueue<SubscriptionDiscontinuityEventArgs> Signals) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            await Server.DisposeAsync();
         }
     }
 }

@@ -26,62 +26,43 @@ public sealed class OversizedBodyTests(ServerFixture fixture) : IClassFixture<Se
     [Fact]
     public async Task Raw_client_streaming_a_whole_oversized_body_with_content_length_reads_the_413_every_time()
     {
-        var failures = new List<string>();
-        for (var run = 0; run < Runs; run++)
-        {
-            try
-            {
-                var response = await SendRawAsync(_server.HttpAddress, chunked: false, OversizedJson);
-                AssertPayloadTooLarge(response);
-            }
-            catch (Exception e) when (e is IOException or SocketException or Xunit.Sdk.XunitException)
-            {
-                failures.Add($"run {run}: {e.GetType().Name}: {e.Message}");
-            }
-        }
-
-        Assert.True(failures.Count == 0, $"{Runs - failures.Count} of {Runs} runs read the 413:\n{string.Join("\n", failures)}");
+        await EveryRunReadsThe413Async(async () => AssertPayloadTooLarge(await SendRawAsync(_server.HttpAddress, chunked: false, OversizedJson)));
     }
 
     [Fact]
     public async Task Raw_client_streaming_a_whole_oversized_chunked_body_reads_the_413_every_time()
     {
-        var failures = new List<string>();
-        for (var run = 0; run < Runs; run++)
-        {
-            try
-            {
-                var response = await SendRawAsync(_server.HttpAddress, chunked: true, LargeOversizedJson);
-                AssertPayloadTooLarge(response);
-            }
-            catch (Exception e) when (e is IOException or SocketException or Xunit.Sdk.XunitException)
-            {
-                failures.Add($"run {run}: {e.GetType().Name}: {e.Message}");
-            }
-        }
-
-        Assert.True(failures.Count == 0, $"{Runs - failures.Count} of {Runs} runs read the 413:\n{string.Join("\n", failures)}");
+        await EveryRunReadsThe413Async(async () => AssertPayloadTooLarge(await SendRawAsync(_server.HttpAddress, chunked: true, LargeOversizedJson)));
     }
 
     [Fact]
     public async Task HttpClient_posting_an_oversized_body_reads_the_413_problem_every_time()
     {
-        var failures = new List<string>();
-        for (var run = 0; run < Runs; run++)
+        await EveryRunReadsThe413Async(async () =>
         {
             // A fresh client per run: each 413 closes its connection.
             using var http = _server.CreateHttpClient();
+            using var content = new ByteArrayContent(OversizedJson);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await http.PostAsync("api/v1/publish", content);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.RequestEntityTooLarge, $"status {(int)response.StatusCode}: {text}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("payload_too_large", JsonDocument.Parse(text).RootElement.GetProperty("error").GetString());
+        });
+    }
+
+    /// <summary>Runs <paramref name="attempt"/> <see cref="Runs"/> times; every run must read the 413 (failures are listed).</summary>
+    private static async Task EveryRunReadsThe413Async(Func<Task> attempt)
+    {
+        var failures = new List<string>();
+        for (var run = 0; run < Runs; run++)
+        {
             try
             {
-                using var content = new ByteArrayContent(OversizedJson);
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                using var response = await http.PostAsync("api/v1/publish", content);
-                var text = await response.Content.ReadAsStringAsync();
-                Assert.True(response.StatusCode == HttpStatusCode.RequestEntityTooLarge, $"status {(int)response.StatusCode}: {text}");
-                Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-                Assert.Equal("payload_too_large", JsonDocument.Parse(text).RootElement.GetProperty("error").GetString());
+                await attempt();
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or Xunit.Sdk.XunitException)
+            catch (Exception e) when (e is HttpRequestException or IOException or SocketException or Xunit.Sdk.XunitException)
             {
                 failures.Add($"run {run}: {e.GetType().Name}: {e.Message} {e.InnerException?.Message}");
             }
