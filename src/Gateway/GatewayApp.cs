@@ -47,7 +47,8 @@ public static class GatewayApp
             sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Engine,
             sp.GetRequiredService<IOptions<DispatcherOptions>>().Value,
             sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            inKubernetes: !string.IsNullOrEmpty(builder.Configuration["KUBERNETES_SERVICE_HOST"])));
         services.AddSingleton(sp =>
         {
             // The engine is a container singleton: disposed after the dispatcher, which was created after it.

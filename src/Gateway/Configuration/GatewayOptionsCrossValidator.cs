@@ -37,9 +37,21 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
         Range(failures, "Gateway:Http:IdempotencyTtl", options.Http.IdempotencyTtl, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));
         Range(failures, "Gateway:Http:OversizedBodyDrainTimeout", options.Http.OversizedBodyDrainTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(1));
 
+        if (options.Engine.Replicas is < 1 or > 10_000)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"Gateway:Engine:Replicas is {options.Engine.Replicas} but must be between 1 and 10000 (the number of gateway nodes this deployment runs)."));
+        }
+
         switch (options.Engine.Kind)
         {
             case "memory":
+                // Each in-memory node has its own streams: publishes on one node never reach clients of another,
+                // and clients that reconnect elsewhere cannot recover. Refuse rather than lose messages quietly.
+                if (options.Engine.Replicas > 1)
+                {
+                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"Gateway:Engine:Replicas is {options.Engine.Replicas} but Gateway:Engine:Kind is 'memory': the in-memory engine serves one node only (each node would keep its own topic streams, so messages published on one node never reach clients of another). Use the Redis engine (Gateway:Engine:Kind=redis and Gateway:Engine:Redis:Configuration) for more than one replica, or run one replica."));
+                }
+
                 break;
             case "redis":
                 if (string.IsNullOrWhiteSpace(options.Engine.Redis.Configuration))

@@ -8,10 +8,24 @@ namespace Gateway.Hosting;
 /// <summary>Builds the engine named by <c>Gateway:Engine:Kind</c> (validated at start).</summary>
 internal static class DispatchEngineFactory
 {
-    public static IDispatchEngine Create(EngineOptions engine, DispatcherOptions dispatch, ILoggerFactory loggerFactory, TimeProvider time)
+    /// <summary>Creates the engine; the Redis engine connects here and a failed first connect refuses the start.</summary>
+    /// <param name="engine">The validated engine settings.</param>
+    /// <param name="dispatch">The dispatch settings (history, pending, node id).</param>
+    /// <param name="loggerFactory">Logs of the engine.</param>
+    /// <param name="time">Clock.</param>
+    /// <param name="inKubernetes">
+    /// True when the process runs in a Kubernetes pod (<c>KUBERNETES_SERVICE_HOST</c> is set). A pod cannot read its
+    /// Deployment's replica count without API access, so with the in-memory engine this only warns.
+    /// </param>
+    public static IDispatchEngine Create(EngineOptions engine, DispatcherOptions dispatch, ILoggerFactory loggerFactory, TimeProvider time, bool inKubernetes = false)
     {
         if (engine.Kind != "redis")
         {
+            if (inKubernetes)
+            {
+                GatewayLog.InMemoryEngineInKubernetes(loggerFactory.CreateLogger(typeof(DispatchEngineFactory)), engine.Replicas);
+            }
+
             return new InMemoryDispatchEngine(dispatch.History, dispatch.MaxPendingPerUser, dispatch.PendingTtl, time);
         }
 

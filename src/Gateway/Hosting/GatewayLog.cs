@@ -16,6 +16,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Gateway node {NodeId} started: WebSocket at {HttpEndpoints}/ws, raw TCP at {TcpEndpoint}")]
     public static partial void Started(ILogger logger, string nodeId, string httpEndpoints, string tcpEndpoint);
 
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Running in Kubernetes with Gateway:Engine:Kind=memory: correct only with exactly one replica. The node cannot count its pods; Gateway:Engine:Replicas={Replicas} is what the deployment declared. With more than one replica or an autoscaler, use Gateway:Engine:Kind=redis (docs/scale-out.md).")]
+    public static partial void InMemoryEngineInKubernetes(ILogger logger, int replicas);
+
     [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "Connection {ConnectionId} opened on node {NodeId} over {Transport} from {RemoteAddress}")]
     public static partial void ConnectionOpened(ILogger logger, string connectionId, string nodeId, string transport, IPAddress? remoteAddress);
 

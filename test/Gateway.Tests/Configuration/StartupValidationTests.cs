@@ -34,6 +34,7 @@ public sealed class StartupValidationTests
         { "Gateway:Auth:AllowedOrigins:0", "https://app.example.com/path", "Gateway:Auth:AllowedOrigins:0" },
         { "Gateway:Dispatch:RingCapacity", "1000", "Gateway:Dispatch:RingCapacity" },
         { "Gateway:Engine:Kind", "postgres", "Gateway:Engine:Kind" },
+        { "Gateway:Engine:Replicas", "0", "Gateway:Engine:Replicas" },
     };
 
     [Fact]
@@ -51,6 +52,77 @@ public sealed class StartupValidationTests
         }));
         Assert.Contains(unreachable.Failures, f => f.Contains("Gateway:Engine:Redis:Configuration", StringComparison.Ordinal));
         Assert.DoesNotContain(unreachable.Failures, f => f.Contains("secret-value", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task More_than_one_replica_on_the_in_memory_engine_refuses_to_start_naming_both_settings()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => GatewayServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Gateway:Engine:Kind"] = "memory",
+            ["Gateway:Engine:Replicas"] = "3",
+        }));
+        var failure = Assert.Single(error.Failures, f => f.Contains("Gateway:Engine:Replicas", StringComparison.Ordinal));
+        Assert.Contains("Gateway:Engine:Kind", failure, StringComparison.Ordinal);
+        Assert.Contains("Gateway:Engine:Kind=redis", failure, StringComparison.Ordinal);
+
+        // The default engine is the in-memory one: declaring replicas alone is enough to be refused.
+        var byDefault = await Assert.ThrowsAsync<OptionsValidationException>(() => GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Engine:Replicas"] = "2" }));
+        Assert.Contains(byDefault.Failures, f => f.Contains("Gateway:Engine:Replicas", StringComparison.Ordinal) && f.Contains("'memory'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_executable_exits_with_code_2_and_names_both_settings_for_replicas_on_the_in_memory_engine()
+    {
+        // The same check through Program.Main: what an operator (or a pod's restart loop) sees.
+        var gatewayDll = Path.Combine(AppContext.BaseDirectory, "gateway.dll");
+        Assert.True(File.Exists(gatewayDll), $"{gatewayDll} is built next to the tests");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(gatewayDll);
+        start.ArgumentList.Add("--urls=http://127.0.0.1:0");
+        start.ArgumentList.Add("--Gateway:Tcp:Enabled=false");
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+        start.Environment["Gateway__Auth__DevKeyFile"] = Path.Combine(Path.GetTempPath(), $"archmesh-replicas-{Guid.NewGuid():N}.json");
+        start.Environment["Gateway__Engine__Replicas"] = "3";
+        using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start the gateway");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        var errors = await stderr;
+        Assert.True(process.ExitCode == 2, $"exit code {process.ExitCode}; stderr: {errors}; stdout: {await stdout}");
+        Assert.Contains("Gateway:Engine:Replicas is 3 but Gateway:Engine:Kind is 'memory'", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task One_replica_on_the_in_memory_engine_in_kubernetes_starts_with_a_warning()
+    {
+        // A pod sees KUBERNETES_SERVICE_HOST but not its Deployment's replica count: warn, do not refuse.
+        await using var server = await GatewayServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["KUBERNETES_SERVICE_HOST"] = "10.96.0.1",
+            ["Gateway:Engine:Replicas"] = "1",
+        });
+        Assert.Contains(server.LogLines, l => l.Contains("Running in Kubernetes with Gateway:Engine:Kind=memory", StringComparison.Ordinal));
+
+        await using var outside = await GatewayServer.StartAsync();
+        Assert.DoesNotContain(outside.LogLines, l => l.Contains("Running in Kubernetes", StringComparison.Ordinal));
     }
 
     [Theory]
