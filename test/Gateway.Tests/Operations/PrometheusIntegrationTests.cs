@@ -136,7 +136,7 @@ public sealed class PrometheusIntegrationTests
             {
                 var all = rules.RootElement.GetProperty("data").GetProperty("groups").EnumerateArray()
                     .SelectMany(g => g.GetProperty("rules").EnumerateArray()).ToList();
-                Assert.Equal(12, all.Count);
+                Assert.Equal(19, all.Count);
                 Assert.All(all, r => Assert.Equal("inactive", r.GetProperty("state").GetString()));
             }
         }
