@@ -182,7 +182,7 @@ public sealed class DeploymentManifestTests
     }
 
     [Fact]
-    public void The_compose_haproxy_config_balances_every_node_by_readiness_and_haproxy_accepts_it()
+    public async Task The_compose_haproxy_config_balances_every_node_by_readiness_and_haproxy_accepts_it()
     {
         var path = Path.Combine(Deploy, "docker", "haproxy.cfg");
         var lines = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
@@ -202,7 +202,7 @@ public sealed class DeploymentManifestTests
 
         const string HaproxyPath = "/usr/sbin/haproxy";
         Assert.True(File.Exists(HaproxyPath), $"{HaproxyPath} is required (Debian package 'haproxy').");
-        var check = OpsTestEnvironment.RunAsync(HaproxyPath, ["-c", "-f", path], TimeSpan.FromMinutes(1)).GetAwaiter().GetResult();
+        var check = await OpsTestEnvironment.RunAsync(HaproxyPath, ["-c", "-f", path], TimeSpan.FromMinutes(1));
         Assert.True(check.ExitCode == 0, check.Output);
         Assert.Contains("Configuration file is valid", check.Output, StringComparison.Ordinal);
     }
