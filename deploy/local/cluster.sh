@@ -15,7 +15,8 @@
 #   cluster.sh render [N]   print the haproxy.cfg that `up` would generate (used by the tests)
 #
 # Environment (all optional): ARCHMESH_CLUSTER_DIR (/tmp/archmesh-cluster), LB_HTTP_PORT (6080),
-# LB_TCP_PORT (6081), LB_STATS_PORT (6082; HAProxy process K>1 serves its own stats on LB_STATS_PORT+K-1),
+# LB_TCP_PORT (6081), LB_STATS_PORT (6082; HAProxy process K>1 serves its own stats on LB_STATS_PORT+K-1
+# and logs to haproxy-K.log),
 # REDIS_PORT (6390), NODE_BASE_PORT (6100: node i on NODE_BASE_PORT+10*i (HTTP) and +1 (raw TCP)),
 # LB_PROCS (1: HAProxy processes sharing the front-end ports through SO_REUSEPORT), BUILD (1; 0 = use the
 # existing Release build), DOWN_TIMEOUT (50 s: SIGTERM-to-SIGKILL deadline of a node; above the default
@@ -145,6 +146,7 @@ render() {
   ' "$TEMPLATE"
 }
 
+hlog_of() { (($1 == 1)) && echo "$RUN_DIR/haproxy.log" || echo "$RUN_DIR/haproxy-$1.log"; }
 cfg_of() { (($1 == 1)) && echo "$RUN_DIR/haproxy.cfg" || echo "$RUN_DIR/haproxy-$1.cfg"; }
 
 start_haproxy() {
@@ -154,14 +156,15 @@ start_haproxy() {
     render "$k" >"$cfg"
     haproxy -c -q -f "$cfg" || die "generated $cfg is invalid (haproxy -c)"
     # -db: stay in the foreground (one PID per process, logs on stdout into haproxy.log).
-    setsid haproxy -db -f "$cfg" >>"$RUN_DIR/haproxy.log" 2>&1 </dev/null &
+    # One log per process: several writers on one file interleave partial lines.
+    setsid haproxy -db -f "$cfg" >>"$(hlog_of "$k")" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$RUN_DIR/haproxy-$k.pid"
   done
   local deadline=$((SECONDS + 20))
   until [[ "$(http_code "http://127.0.0.1:$LB_HTTP_PORT/health/ready")" == "200" ]]; do
     for ((k = 1; k <= LB_PROCS; k++)); do
-      alive "$(pid_of "haproxy-$k")" || { tail -n 20 "$RUN_DIR/haproxy.log" >&2; die "HAProxy process $k exited (haproxy.log above)"; }
+      alive "$(pid_of "haproxy-$k")" || { tail -n 20 "$(hlog_of "$k")" >&2; die "HAProxy process $k exited ($(hlog_of "$k") above)"; }
     done
     ((SECONDS < deadline)) || die "HAProxy does not answer 200 on 127.0.0.1:$LB_HTTP_PORT/health/ready after 20 s"
     sleep 0.2
@@ -211,7 +214,8 @@ start_node() {
   [[ -f "$GATEWAY_DLL" ]] || die "$GATEWAY_DLL is missing: run with BUILD=1"
   # shellcheck disable=SC2086  # NODE_ENV is a list of K=V words
   (
-    cd "$RUN_DIR"
+    # Content root = the build output, so appsettings*.json are read as in a deployment (WORKDIR /app).
+    cd "$(dirname "$GATEWAY_DLL")"
     exec env ASPNETCORE_ENVIRONMENT=Development DOTNET_NOLOGO=1 \
       Gateway__Auth__DevKeyFile="$DEV_KEY_FILE" \
       Gateway__Engine__Kind=redis \
@@ -312,7 +316,7 @@ status() {
     alive "$hp" && hps="$hps $hp" || hps="$hps ${hp:-?}(down)"
   done
   echo "haproxy  pid$hps: http 127.0.0.1:$LB_HTTP_PORT (/ws + API), tcp 127.0.0.1:$LB_TCP_PORT, stats http://127.0.0.1:$LB_STATS_PORT/ (;csv); through LB: /health/ready $(http_code "http://127.0.0.1:$LB_HTTP_PORT/health/ready")"
-  echo "run dir  $RUN_DIR  (cluster.env, node-I.log, redis.log, haproxy.log)"
+  echo "run dir  $RUN_DIR  (cluster.env, node-I.log, redis.log, haproxy.log (process K>1: haproxy-K.log))"
   echo "dev keys $DEV_KEY_FILE"
   echo "token:   Gateway__Auth__DevKeyFile=$DEV_KEY_FILE dotnet $GATEWAY_DLL token --user alice --subscribe 'workflow:*'"
   echo "apikey:  Gateway__Auth__DevKeyFile=$DEV_KEY_FILE dotnet $GATEWAY_DLL apikey"
@@ -338,6 +342,8 @@ cmd_up() {
     port_taken "$p" && die "port $p is already in use (ports: ${ports[*]}; change LB_*_PORT / REDIS_PORT / NODE_BASE_PORT)"
   done
   ensure_packages
+  # A failed `up` stops what it already started, so no half cluster is left behind.
+  trap 'rc=$?; if ((rc != 0)); then echo "cluster.sh: up failed: stopping what was started" >&2; cmd_down >&2 || true; fi' EXIT
   if [[ "${BUILD:-1}" != "0" ]]; then
     log "dotnet build src/Gateway -c Release"
     dotnet build "$REPO/src/Gateway" -c Release -nologo -v q >"$RUN_DIR/build.log" 2>&1 ||
@@ -345,6 +351,8 @@ cmd_up() {
   fi
   [[ -f "$GATEWAY_DLL" ]] || die "$GATEWAY_DLL is missing: build first (BUILD=1)"
   write_env
+  # Logs of the previous run in this dir are kept once, as *.log.prev.
+  for f in "$RUN_DIR"/*.log; do [[ -e "$f" && "$f" != "$RUN_DIR/build.log" ]] && mv -f "$f" "$f.prev"; done
   # One dev signing key + API key for every node and for `token`/`apikey`: created once here so the
   # nodes do not race to create it.
   Gateway__Auth__DevKeyFile="$DEV_KEY_FILE" ASPNETCORE_ENVIRONMENT=Development dotnet "$GATEWAY_DLL" apikey >/dev/null 2>&1 ||
@@ -356,6 +364,7 @@ cmd_up() {
   for ((i = 1; i <= NODES; i++)); do wait_node_ready "$i"; done
   log "HAProxy x$LB_PROCS on 127.0.0.1:$LB_HTTP_PORT (HTTP + /ws) and :$LB_TCP_PORT (raw TCP)"
   start_haproxy
+  trap - EXIT
   status
 }
 
