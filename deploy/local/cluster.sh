@@ -55,6 +55,8 @@ defaults() {
 
 load_env() {
   [[ -f "$ENV_FILE" ]] || die "no cluster in $RUN_DIR (no cluster.env): run '$0 up' first"
+  # The cluster's own NODE_ENV (written only when set), not the caller's.
+  NODE_ENV=""
   # shellcheck disable=SC1090
   source "$ENV_FILE"
 }
