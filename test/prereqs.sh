@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (.ci/apt-packages: chromium for the browser tests,
-# prometheus/promtool for the ops tests) when they are missing. Needs root and apt-get; otherwise it
-# names what is missing and fails, so a test run never silently skips those tests.
+# prometheus/promtool for the ops tests, haproxy for the cluster tests) when they are missing. Needs root
+# and apt-get; otherwise it names what is missing and fails, so a test run never silently skips those tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=$(grep -v '^#' .ci/apt-packages | xargs)

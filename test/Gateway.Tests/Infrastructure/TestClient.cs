@@ -69,9 +69,16 @@ public sealed class TestClient : IAsyncDisposable
     public Task<(WebSocketCloseStatus? Status, string? Description)> Closed => _closed.Task;
 
     /// <summary>Opens a WebSocket (subprotocol archmesh.v1) without sending anything.</summary>
-    public static async Task<TestClient> OpenWebSocketAsync(GatewayServer server, string? origin = null, string? subprotocol = ProtocolVersion.WebSocketSubprotocol)
+    public static Task<TestClient> OpenWebSocketAsync(GatewayServer server, string? origin = null, string? subprotocol = ProtocolVersion.WebSocketSubprotocol)
     {
         ArgumentNullException.ThrowIfNull(server);
+        return OpenWebSocketAsync(server.WebSocketUri, origin, subprotocol);
+    }
+
+    /// <summary>Opens a WebSocket to any <c>/ws</c> address (e.g. through a load balancer) without sending anything.</summary>
+    public static async Task<TestClient> OpenWebSocketAsync(Uri webSocketUri, string? origin = null, string? subprotocol = ProtocolVersion.WebSocketSubprotocol)
+    {
+        ArgumentNullException.ThrowIfNull(webSocketUri);
         var socket = new ClientWebSocket();
         if (subprotocol is not null)
         {
@@ -85,18 +92,24 @@ public sealed class TestClient : IAsyncDisposable
 
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
         using var timeout = new CancellationTokenSource(DefaultTimeout);
-        await socket.ConnectAsync(server.WebSocketUri, timeout.Token);
+        await socket.ConnectAsync(webSocketUri, timeout.Token);
         var client = new TestClient(socket);
         client.Start();
         return client;
     }
 
     /// <summary>Opens a raw TCP connection and completes the hello.</summary>
-    public static async Task<TestClient> OpenTcpAsync(GatewayServer server)
+    public static Task<TestClient> OpenTcpAsync(GatewayServer server)
     {
         ArgumentNullException.ThrowIfNull(server);
+        return OpenTcpAsync(server.TcpEndPoint!);
+    }
+
+    /// <summary>Opens a raw TCP connection to any endpoint (e.g. a load balancer's TCP front end) and completes the hello.</summary>
+    public static async Task<TestClient> OpenTcpAsync(System.Net.IPEndPoint endPoint)
+    {
         var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync(server.TcpEndPoint!);
+        await tcp.ConnectAsync(endPoint);
         var client = new TestClient(tcp);
         await client._stream!.WriteAsync(ProtocolVersion.TcpHello.ToArray());
         var echo = new byte[ProtocolVersion.TcpHelloSize];
@@ -110,7 +123,14 @@ public sealed class TestClient : IAsyncDisposable
     /// <summary>Opens a WebSocket or TCP client, sends Connect and waits for Connected.</summary>
     public static async Task<(TestClient Client, ReceivedFrame Connected)> ConnectAsync(GatewayServer server, string token, bool tcp = false)
     {
-        var client = tcp ? await OpenTcpAsync(server) : await OpenWebSocketAsync(server);
+        ArgumentNullException.ThrowIfNull(server);
+        return await ConnectAsync(tcp ? await OpenTcpAsync(server) : await OpenWebSocketAsync(server), token);
+    }
+
+    /// <summary>Sends Connect on an opened client (any address, e.g. through a load balancer) and waits for Connected.</summary>
+    public static async Task<(TestClient Client, ReceivedFrame Connected)> ConnectAsync(TestClient client, string token)
+    {
+        ArgumentNullException.ThrowIfNull(client);
         await client.SendAsync(w => FrameWriter.WriteConnect(w, ProtocolVersion.Current, token, "tests"));
         var connected = await client.ReceiveAsync();
         Assert.True(connected.Kind == FrameKind.Connected, $"expected Connected, got {connected}");

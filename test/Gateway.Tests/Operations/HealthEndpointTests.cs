@@ -19,6 +19,7 @@ public sealed class HealthEndpointTests
             using var response = await http.GetAsync(path);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("Healthy", Assert.Single(response.Headers.GetValues("X-Health-Status")));
             using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
             Assert.Equal("Healthy", json.RootElement.GetProperty("status").GetString());
             Assert.Equal("test-node", json.RootElement.GetProperty("node").GetString());
@@ -74,6 +75,7 @@ public sealed class HealthEndpointTests
 
         using var response = await http.GetAsync("/health/ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("Unhealthy", Assert.Single(response.Headers.GetValues("X-Health-Status")));
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("Unhealthy", json.RootElement.GetProperty("status").GetString());
         Assert.True(json.RootElement.GetProperty("checks").GetProperty("readiness").GetProperty("data").GetProperty("draining").GetBoolean());

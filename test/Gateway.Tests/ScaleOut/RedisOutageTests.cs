@@ -89,7 +89,10 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : IAsyncLifetime
             {
                 using var health = await http.GetAsync("health/ready");
                 var report = await health.Content.ReadAsStringAsync();
-                sawDegraded = report.Contains("\"engineAvailable\": false", StringComparison.Ordinal) && report.Contains("unreachable", StringComparison.Ordinal);
+                // Degraded stays 200 (orchestrators keep the node; docs/operations.md) and says so in X-Health-Status,
+                // which HAProxy uses to take the node out of its rotation while a Healthy node exists.
+                sawDegraded = report.Contains("\"engineAvailable\": false", StringComparison.Ordinal) && report.Contains("unreachable", StringComparison.Ordinal)
+                    && health.StatusCode == HttpStatusCode.OK && health.Headers.GetValues("X-Health-Status").Single() == "Degraded";
                 await _redis.StartAsync();
                 restarted = true;
             }

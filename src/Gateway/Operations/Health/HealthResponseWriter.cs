@@ -6,10 +6,16 @@ namespace Gateway.Operations.Health;
 
 /// <summary>
 /// Writes a health report as JSON for humans (status, node, each check with its description and data).
-/// Load balancers only look at the status code: 200 for Healthy/Degraded, 503 for Unhealthy.
+/// Orchestrators look at the status code: 200 for Healthy/Degraded, 503 for Unhealthy. The overall status
+/// is also sent in the <see cref="StatusHeader"/> header, so a load balancer that can fall back when no
+/// node is Healthy (HAProxy, deploy/haproxy) can take Degraded nodes out of its rotation without parsing
+/// the body (docs/operations.md, "Readiness and load balancers").
 /// </summary>
 internal static class HealthResponseWriter
 {
+    /// <summary>Response header carrying the overall status: <c>Healthy</c>, <c>Degraded</c> or <c>Unhealthy</c>.</summary>
+    public const string StatusHeader = "X-Health-Status";
+
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     /// <summary>Writes <paramref name="report"/> for the node <paramref name="nodeId"/>.</summary>
@@ -17,6 +23,7 @@ internal static class HealthResponseWriter
     {
         context.Response.ContentType = "application/json; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
+        context.Response.Headers[StatusHeader] = report.Status.ToString();
         var body = new
         {
             status = report.Status.ToString(),
