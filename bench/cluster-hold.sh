@@ -35,8 +35,8 @@ if (( LB_PROCS_RUNNING * 9900 < CONNS )); then
 fi
 OUT="${OUT:-$ROOT/bench/results/$(date -u +%F)-cluster-hold}"
 mkdir -p "$OUT"
-SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Secret"])' "$DEV_KEY_FILE")
-APIKEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ApiKey"])' "$DEV_KEY_FILE")
+SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$DEV_KEY_FILE")
+APIKEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiKey"])' "$DEV_KEY_FILE")
 PIDS=$(for i in $(seq 1 "$NODES"); do cat "$DIR/node-$i.pid"; done | paste -sd,)
 LB_PIDS=$(cat "$DIR"/haproxy-*.pid | paste -sd' ')
 
