@@ -5,7 +5,7 @@ namespace LoadTest;
 /// <summary>Every option of <c>LoadTest run</c> (the command line is generated from these fields: --kebab-case).</summary>
 public sealed class RunOptions
 {
-    [Description("idle | broadcast | fanout | notify | priority | slow | churn")]
+    [Description("idle | hold (idle, then one HTTP broadcast counted per connection) | broadcast | fanout | notify | priority | slow | churn")]
     public string Scenario { get; set; } = "fanout";
 
     [Description("archmesh-ws | archmesh-tcp | floor | node-ws | signalr-json | signalr-msgpack")]

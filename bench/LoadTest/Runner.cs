@@ -29,8 +29,12 @@ public sealed class ShardResult
     public ConnSnapshot Window { get; set; } = new(0, 0, 0, 0, 0);
     public Dictionary<string, int> CloseReasons { get; set; } = [];
 
+    /// <summary>Connections by number of messages received (hold scenario: 1 = got the broadcast exactly once).</summary>
+    public Dictionary<long, int> DeliveriesPerConnection { get; set; } = [];
+
     public static ShardResult From(Recorder r, Shard s, ConnSnapshot window) => new()
     {
+        DeliveriesPerConnection = s.Connections.Values.GroupBy(c => Volatile.Read(ref c.Deliveries)).ToDictionary(g => g.Key, g => g.Count()),
         Hist = [.. Enumerable.Range(0, 4).Select(p => HistogramTransfer.Export(r.Histogram((Priority)p)))],
         Arrivals = r.Arrivals,
         ArrivalBytes = r.ArrivalBytes,
@@ -53,6 +57,7 @@ public sealed class Runner
     private readonly CancellationTokenSource _cts;
     private int _pid;
     private int[] _pids = [];
+    private long[] _rssBasePerNode = [];
 
     public Runner(RunOptions o)
     {
@@ -95,6 +100,7 @@ public sealed class Runner
         _pid = _pids[0];
         _r.Server.Pid = _pid;
         _r.Server.RssBaseKiB = Rss();
+        _rssBasePerNode = _pids.Select(ServerProcess.RssKiB).ToArray();
         if (_targets.Length > 1)
         {
             _r.Extra["nodes"] = string.Join(", ", _targets.Select((t, i) => $"{t.Endpoint} (pid {_pids.ElementAtOrDefault(i)})"));
@@ -104,6 +110,7 @@ public sealed class Runner
         switch (_o.Scenario)
         {
             case "idle":
+            case "hold":
             case "broadcast":
             case "fanout":
                 await RunTrafficAsync().ConfigureAwait(false);
@@ -128,6 +135,22 @@ public sealed class Runner
         _r.Server.HwmKiB = _pids.Sum(ServerProcess.HwmKiB);
         _r.Server.Threads = _pids.Sum(ServerProcess.Threads);
         return _r;
+    }
+
+    /// <summary>hold: one broadcast over the HTTP API (through the first target, e.g. a load balancer), then time for it to arrive.</summary>
+    private async Task BroadcastOnceAsync(CancellationToken ct)
+    {
+        var http = _o.HttpPort > 0 ? new System.Net.IPEndPoint(_target.Endpoint.Address, _o.HttpPort) : _target.Endpoint;
+        using var req = new HttpRequestMessage(HttpMethod.Post, $"http://{http}/api/v1/broadcast")
+        {
+            Content = new StringContent("{\"payload\":\"hold-check\"}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        req.Headers.Add("X-Api-Key", _o.ApiKey);
+        using var resp = await ArchMeshTarget.HttpClient.SendAsync(req, ct).ConfigureAwait(false);
+        var body = await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        _r.Extra["broadcastAnswer"] = $"{(int)resp.StatusCode} {body}";
+        Console.Error.WriteLine($"[{_o.Label}] broadcast → {(int)resp.StatusCode} {body}");
+        await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, _o.Drain)), ct).ConfigureAwait(false);
     }
 
     // Server figures summed over the nodes (one node unless --ports/--server-pids name several).
@@ -343,11 +366,17 @@ public sealed class Runner
 
         SetConnect(stats);
         Console.Error.WriteLine($"[{_o.Label}] connected {stats.Connected}/{stats.Requested} in {stats.Seconds:0.0} s");
-        if (_o.Scenario == "idle")
+        if (_o.Scenario is "idle" or "hold")
         {
             var rssConnected = Rss();
             await Task.Delay(TimeSpan.FromSeconds(_o.Hold), ct).ConfigureAwait(false);
             var rssHeld = Rss();
+            var perNodeHeld = _pids.Select(ServerProcess.RssKiB).ToArray();
+            if (_o.Scenario == "hold")
+            {
+                await BroadcastOnceAsync(ct).ConfigureAwait(false);
+            }
+
             var parts = new List<ShardResult> { ShardResult.From(recorder, shard, new ConnSnapshot(0, 0, 0, 0, 0)) };
             foreach (var w in workers)
             {
@@ -360,6 +389,26 @@ public sealed class Runner
             _r.Extra["rssAfterHoldKiB"] = rssHeld;
             _r.Extra["openAfterHold"] = m.Open;
             _r.Extra["holdSeconds"] = _o.Hold;
+            _r.Extra["connectPerSecond"] = stats.Seconds > 0 ? Math.Round(stats.Connected / stats.Seconds, 0) : 0;
+            if (_pids.Length > 1)
+            {
+                _r.Extra["rssPerNodeKiB"] = perNodeHeld;
+                _r.Extra["rssBasePerNodeKiB"] = _rssBasePerNode;
+            }
+
+            if (_o.Scenario == "hold")
+            {
+                var byCount = new Dictionary<long, int>();
+                foreach (var (k, v) in parts.SelectMany(p => p.DeliveriesPerConnection))
+                {
+                    byCount[k] = byCount.GetValueOrDefault(k) + v;
+                }
+
+                // Every connection received exactly the one broadcast: "once" must equal the connections held.
+                _r.Extra["broadcastReceivedOnce"] = byCount.GetValueOrDefault(1);
+                _r.Extra["broadcastMissing"] = byCount.GetValueOrDefault(0);
+                _r.Extra["broadcastDuplicated"] = byCount.Where(kv => kv.Key > 1).Sum(kv => kv.Value);
+            }
             if (m.CloseReasons.Count > 0)
             {
                 _r.Extra["closedDuringHold"] = m.CloseReasons;
