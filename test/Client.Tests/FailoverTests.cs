@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Gateway.Client.Tests.Infrastructure;
+using Gateway.Protocol;
 
 namespace Gateway.Client.Tests;
 

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Gateway.Protocol;
 
 namespace Gateway.Client.Tests.Infrastructure;
 
@@ -44,7 +45,7 @@ public sealed class GatewayNode : IAsyncDisposable
     public static async Task<GatewayNode> StartAsync(TestKeys keys, string nodeId, string redis, params string[] extraArgs)
     {
         var node = new GatewayNode(keys, nodeId, FreeLoopbackPort(), FreeLoopbackPort());
-        await node.StartAsync(redis, extraArgs);
+        await node.RunAsync(redis, extraArgs);
         return node;
     }
 
@@ -100,7 +101,7 @@ public sealed class GatewayNode : IAsyncDisposable
         return new StreamPosition(json.GetProperty("epoch").GetUInt64(), json.GetProperty("offset").GetUInt64());
     }
 
-    private async Task StartAsync(string redis, string[] extraArgs)
+    private async Task RunAsync(string redis, string[] extraArgs)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "gateway.dll");
         var start = new ProcessStartInfo("dotnet")

@@ -35,7 +35,7 @@ public sealed class HaproxyServer : IAsyncDisposable
         var server = new HaproxyServer();
         try
         {
-            await server.StartAsync(nodes);
+            await server.RunAsync(nodes);
             return server;
         }
         catch
@@ -115,7 +115,7 @@ public sealed class HaproxyServer : IAsyncDisposable
         return config.ToString();
     }
 
-    private async Task StartAsync(IReadOnlyList<GatewayNode> nodes)
+    private async Task RunAsync(IReadOnlyList<GatewayNode> nodes)
     {
         var path = Path.Combine(_directory, "haproxy.cfg");
         await File.WriteAllTextAsync(path, Configuration(nodes));
