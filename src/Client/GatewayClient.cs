@@ -703,17 +703,19 @@ public sealed class GatewayClient : IAsyncDisposable
         // tried last). Behind a load balancer there is one endpoint: the balancer picks a live node.
         var start = (_endpointIndex + 1) % _options.Endpoints.Count;
         Exception? last = lost.Error;
+
+        // The first attempt is spread so that a dead node's clients do not come back as one burst: a GoAway
+        // waits what is left of the gateway's (already spread) hint, a drop a draw from the window.
+        var firstDelay = lost.GoAway
+            ? Draw((policy, random) => policy.GetGoAwayDelay(lost.GoAwayHint, lost.ReconnectNotBefore - DateTimeOffset.UtcNow, shortLivedDrops, random))
+            : Draw((policy, random) => policy.GetFirstDelay(shortLivedDrops, random));
+        SetState(ConnectionState.Reconnecting, lost.Reason, lost.Error, lostEndpoint, firstDelay, lostAt);
         for (var round = 0; _options.Reconnect.MaxAttempts < 0 || round < _options.Reconnect.MaxAttempts; round++)
         {
             TimeSpan delay;
             if (round == 0)
             {
-                // The first attempt is spread so that a dead node's clients do not come back as one burst: a
-                // GoAway waits what is left of the gateway's (already spread) hint, a drop a draw from the window.
-                delay = lost.GoAway
-                    ? Draw((policy, random) => policy.GetGoAwayDelay(lost.GoAwayHint, lost.ReconnectNotBefore - DateTimeOffset.UtcNow, shortLivedDrops, random))
-                    : Draw((policy, random) => policy.GetFirstDelay(shortLivedDrops, random));
-                SetState(ConnectionState.Reconnecting, lost.Reason, lost.Error, lostEndpoint, delay, lostAt);
+                delay = firstDelay;
             }
             else
             {
