@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Gateway.Client.Tests.Infrastructure;
 using Gateway.Protocol;
+using Xunit.Abstractions;
 
 namespace Gateway.Client.Tests;
 
@@ -12,8 +13,10 @@ namespace Gateway.Client.Tests;
 /// order (replay, then live, across the seam), its pending notifications redelivered, and never a duplicate.
 /// </summary>
 [Collection(GatewayCollection.Name)]
-public sealed class FailoverTests
+public sealed class FailoverTests(ITestOutputHelper output)
 {
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
     public static TheoryData<string> Transports => new() { "ws", "tcp" };
 
     [Theory]
@@ -21,6 +24,7 @@ public sealed class FailoverTests
     public async Task When_its_node_is_killed_the_client_resumes_through_the_balancer_with_every_message_once(string transport)
     {
         await using var cluster = await FailoverCluster.StartAsync();
+        Log("cluster up");
         var user = $"kim-{transport}";
         var topic = $"team:failover/{transport}-kill";
         var options = cluster.Options(transport, cluster.Keys.Token(user, subscribe: ["team:*"]));
@@ -39,6 +43,7 @@ public sealed class FailoverTests
         }
 
         var before = await subscription.NextAsync(3);
+        Log("before the kill");
 
         // While the client is away: the handler runs before its first reconnect attempt, so these are
         // published (and acknowledged) before it can be back.
@@ -70,15 +75,18 @@ public sealed class FailoverTests
         var publisher = PublishUntilAsync(survivor, topic, acks, stop.Token);
 
         var lostEvent = await lost;
+        Log("lost");
         Assert.NotNull(lostEvent.RetryDelay);
         Assert.InRange(lostEvent.RetryDelay.Value, TimeSpan.Zero, options.Reconnect.FirstReconnectWindow);
         var backEvent = await back;
+        Log("back");
         Assert.Equal(survivor.NodeId, client.Connection!.NodeId);
         Assert.Equal(cluster.Balancer.UriFor(transport), backEvent.Endpoint);
         var report = await resubscribed;
         Assert.Equal(SubscriptionRecovery.Recovered, report.Outcome);
         Assert.Equal(before[^1].Position, report.RequestedFrom);
         Assert.True(report.Timestamp >= lostEvent.Timestamp);
+        Log("resubscribed");
 
         await Task.Delay(300);
         await stop.CancelAsync();
@@ -92,9 +100,12 @@ public sealed class FailoverTests
 
         // Notifications: the pending one (delivered, not acked) is redelivered by the survivor and suppressed,
         // the one sent while away arrives once, the acked one never comes back.
+        Log("stream checked");
         var n3 = await client.Notifications.NextAsync();
+        Log("n3");
         Assert.Equal(awayNotification, n3.Position);
         await AssertNotificationsAfterAsync(client, survivor, user, n2, n3, delivered: 3);
+        Log("notifications checked");
         Assert.NotEqual(n1.Position, n3.Position);
     }
 
@@ -153,6 +164,8 @@ public sealed class FailoverTests
         Assert.Empty(discontinuities);
         await AssertNotificationsAfterAsync(client, survivor, user, n2, null, delivered: 2);
     }
+
+    private void Log(string phase) => output.WriteLine($"{_clock.Elapsed.TotalSeconds,6:F1} s  {phase}");
 
     private static ConcurrentQueue<SubscriptionDiscontinuityEventArgs> WatchDiscontinuities(params GatewaySubscription[] subscriptions)
     {
