@@ -36,6 +36,8 @@ public sealed class GatewayClient : IAsyncDisposable
     private readonly HashSet<(string Topic, ulong Offset)> _acked = [];
     private readonly Queue<(string Topic, ulong Offset)> _ackedOrder = new();
     private readonly GatewaySubscription _broadcasts;
+    private readonly Random _random;
+    private readonly Lock _randomLock = new();
     private ClientConnection? _connection;
     private TaskCompletionSource<ClientConnection> _connectedSignal = NewSignal();
     private GatewaySubscription? _notifications;
@@ -52,6 +54,7 @@ public sealed class GatewayClient : IAsyncDisposable
     {
         _options = options;
         _logger = options.LoggerFactory?.CreateLogger<GatewayClient>() ?? NullLogger<GatewayClient>.Instance;
+        _random = options.Reconnect.Random ?? Random.Shared;
         _broadcasts = new GatewaySubscription(this, TopicRules.Broadcast, options.SubscriptionCapacity, automatic: true, recoverFrom: null);
         if (options.ReceiveBroadcasts)
         {
@@ -541,7 +544,7 @@ public sealed class GatewayClient : IAsyncDisposable
                 throw last is GatewayException ? last : new GatewayConnectionException($"No gateway endpoint accepted the connection: {last?.Message}", last);
             }
 
-            await Task.Delay(_options.Reconnect.GetDelay(round - 1, Random.Shared), cancellationToken).ConfigureAwait(false);
+            await Task.Delay(Draw((policy, random) => policy.GetDelay(round - 1, random)), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -645,9 +648,16 @@ public sealed class GatewayClient : IAsyncDisposable
     private async Task SuperviseAsync(ClientConnection connection)
     {
         await Task.Yield();
+        var connectedAt = Environment.TickCount64;
+
+        // Consecutive connections that ended before they were stable: a node that accepts and drops again
+        // and again is backed off from instead of being reconnected to within the first-reconnect window.
+        var shortLivedDrops = 0;
         while (true)
         {
             var lost = await connection.Completion.ConfigureAwait(false);
+            var lostAt = DateTimeOffset.UtcNow;
+            shortLivedDrops = Environment.TickCount64 - connectedAt >= (long)ReconnectPolicy.StableAfter.TotalMilliseconds ? 1 : shortLivedDrops + 1;
             lock (_lock)
             {
                 if (_connection == connection)
@@ -675,31 +685,42 @@ public sealed class GatewayClient : IAsyncDisposable
                 return;
             }
 
-            SetState(ConnectionState.Reconnecting, lost.Reason, lost.Error, connection.Endpoint);
-            var next = await ReconnectAsync(lost).ConfigureAwait(false);
+            var next = await ReconnectAsync(lost, connection.Endpoint, lostAt, shortLivedDrops).ConfigureAwait(false);
             if (next is null)
             {
                 return;
             }
 
             connection = next;
+            connectedAt = Environment.TickCount64;
             OnConnected(connection, "reconnected");
         }
     }
 
-    private async Task<ClientConnection?> ReconnectAsync(DisconnectInfo lost)
+    private async Task<ClientConnection?> ReconnectAsync(DisconnectInfo lost, Uri lostEndpoint, DateTimeOffset lostAt, int shortLivedDrops)
     {
-        // Start with the endpoint after the one that failed (GoAway means "go elsewhere").
+        // Start with the endpoint after the one that failed (GoAway means "go elsewhere"; a dead node is
+        // tried last). Behind a load balancer there is one endpoint: the balancer picks a live node.
         var start = (_endpointIndex + 1) % _options.Endpoints.Count;
         Exception? last = lost.Error;
+
+        // The first attempt is spread so that a dead node's clients do not come back as one burst: a GoAway
+        // waits what is left of the gateway's (already spread) hint, a drop a draw from the window.
+        var firstDelay = lost.GoAway
+            ? Draw((policy, random) => policy.GetGoAwayDelay(lost.GoAwayHint, lost.ReconnectNotBefore - DateTimeOffset.UtcNow, shortLivedDrops, random))
+            : Draw((policy, random) => policy.GetFirstDelay(shortLivedDrops, random));
+        SetState(ConnectionState.Reconnecting, lost.Reason, lost.Error, lostEndpoint, firstDelay, lostAt);
         for (var round = 0; _options.Reconnect.MaxAttempts < 0 || round < _options.Reconnect.MaxAttempts; round++)
         {
-            var delay = _options.Reconnect.GetDelay(round, Random.Shared);
+            TimeSpan delay;
             if (round == 0)
             {
-                // A GoAway hint is already jittered by the server; a plain drop waits a jittered fraction of the initial delay.
-                var hint = lost.ReconnectNotBefore - DateTimeOffset.UtcNow;
-                delay = lost.GoAway ? (hint > TimeSpan.Zero ? hint : TimeSpan.Zero) : TimeSpan.FromMilliseconds(delay.TotalMilliseconds * Random.Shared.NextDouble());
+                delay = firstDelay;
+            }
+            else
+            {
+                delay = Draw((policy, random) => policy.GetDelay(round - 1, random));
+                SetState(ConnectionState.Reconnecting, "retrying: " + last?.Message, last, null, delay, DateTimeOffset.UtcNow);
             }
 
             try
@@ -962,7 +983,7 @@ public sealed class GatewayClient : IAsyncDisposable
 
             if (failures > 0)
             {
-                wait = _options.Reconnect.GetDelay(failures, Random.Shared);
+                wait = Draw((policy, random) => policy.GetDelay(failures, random));
             }
 
             try
@@ -998,7 +1019,16 @@ public sealed class GatewayClient : IAsyncDisposable
         }
     }
 
-    private void SetState(ConnectionState state, string reason, Exception? error, Uri? endpoint)
+    /// <summary>Draws a delay from the reconnect policy (an injected <see cref="Random"/> is not thread-safe: serialized).</summary>
+    private TimeSpan Draw(Func<ReconnectPolicy, Random, TimeSpan> draw)
+    {
+        lock (_randomLock)
+        {
+            return draw(_options.Reconnect, _random);
+        }
+    }
+
+    private void SetState(ConnectionState state, string reason, Exception? error, Uri? endpoint, TimeSpan? retryDelay = null, DateTimeOffset? timestamp = null)
     {
         ConnectionState previous;
         lock (_lock)
@@ -1012,6 +1042,6 @@ public sealed class GatewayClient : IAsyncDisposable
             _state = state;
         }
 
-        Raise(StateChanged, this, new ConnectionStateChangedEventArgs(previous, state, reason, error, endpoint));
+        Raise(StateChanged, this, new ConnectionStateChangedEventArgs(previous, state, reason, error, endpoint, retryDelay, timestamp ?? DateTimeOffset.UtcNow));
     }
 }

@@ -27,7 +27,7 @@ public sealed record GatewayClientOptions
     /// <summary>The client name sent in the Connect frame (shows in the gateway's logs).</summary>
     public string ClientName { get; init; } = "archmesh-dotnet/1.0";
 
-    /// <summary>Reconnect backoff.</summary>
+    /// <summary>Reconnect timing: the spread of the first reconnect after a drop, GoAway, backoff between rounds.</summary>
     public ReconnectPolicy Reconnect { get; init; } = new();
 
     /// <summary>Whether the first <see cref="GatewayClient.ConnectAsync(GatewayClientOptions, CancellationToken)"/> keeps retrying (with the reconnect policy) instead of failing.</summary>
@@ -101,5 +101,7 @@ public sealed record GatewayClientOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(SubscriptionCapacity, 1, nameof(SubscriptionCapacity));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPendingWriteBytes, 1024, nameof(MaxPendingWriteBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(HeartbeatMissesAllowed, 1, nameof(HeartbeatMissesAllowed));
+        ArgumentNullException.ThrowIfNull(Reconnect, nameof(Reconnect));
+        Reconnect.Validate();
     }
 }

@@ -54,6 +54,7 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
     private StreamPosition? _requestedFrom;
     private SubscriptionRecovery _recovery;
     private long _delivered;
+    private long _replayed;
     private long _duplicatesDropped;
     private long _gapsDetected;
     private int _disposed;
@@ -128,7 +129,17 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
     /// <summary>Messages handed to the application so far.</summary>
     public long DeliveredCount => Interlocked.Read(ref _delivered);
 
-    /// <summary>Messages dropped because they had already been delivered (replays across reconnects).</summary>
+    /// <summary>
+    /// Of <see cref="DeliveredCount"/>, the messages the gateway replayed (<see cref="GatewayMessageKind.Replayed"/>):
+    /// missed while disconnected or shed, recovered on a resubscribe; for notifications, pending ones redelivered.
+    /// </summary>
+    public long ReplayedCount => Interlocked.Read(ref _replayed);
+
+    /// <summary>
+    /// Messages not handed to the application because it already had them: the overlap of a replay with what
+    /// was delivered before a reconnect, and notifications the gateway redelivered (pending, not yet acked,
+    /// or acked but the ack was lost with the connection). Each (epoch, offset) reaches the application once.
+    /// </summary>
     public long DuplicatesDropped => Interlocked.Read(ref _duplicatesDropped);
 
     /// <summary>Offset gaps seen in the same epoch (messages shed by the gateway), repaired or not.</summary>
@@ -217,7 +228,7 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
                     discontinuity = new SubscriptionDiscontinuityEventArgs(Topic, SubscriptionDiscontinuityKind.RecoveryFailed, _requestedFrom, current, recovering: false);
                 }
 
-                report = new SubscriptionRecoveryEventArgs(Topic, _recovery, _requestedFrom, current);
+                report = new SubscriptionRecoveryEventArgs(Topic, _recovery, _requestedFrom, current, DateTimeOffset.UtcNow);
             }
             else
             {
@@ -397,6 +408,11 @@ public sealed class GatewaySubscription : IAsyncEnumerable<GatewayMessage>, IAsy
 
         await WriteAsync(message, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _delivered);
+        if (message.Kind == GatewayMessageKind.Replayed)
+        {
+            Interlocked.Increment(ref _replayed);
+        }
+
         return DeliveryResult.Delivered;
     }
 

@@ -1,4 +1,4 @@
-import { backoffDelay, resolveReconnect, type ReconnectOptions, type ResolvedReconnect } from "./backoff.js";
+import { backoffDelay, firstReconnectDelay, goAwayDelay, resolveReconnect, type ReconnectOptions, type ResolvedReconnect } from "./backoff.js";
 import { TypedEmitter } from "./emitter.js";
 import { GatewayError, toGatewayError } from "./errors.js";
 import { readJwtTimes } from "./jwt.js";
@@ -142,6 +142,8 @@ class Link {
   lastReceived = Date.now();
   lastSent = Date.now();
   goAwayUntil: number | undefined;
+  /** The reconnect delay the GoAway hinted (ms). */
+  goAwayHintMs = 0;
   readonly pending = new Map<number, Pending>();
   readonly pings = new Map<bigint, () => void>();
   readonly timers: ReturnType<typeof setTimeout>[] = [];
@@ -500,7 +502,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
 
   private async run(): Promise<void> {
     let failures = 0; // consecutive failed attempts; a round is one attempt per endpoint
-    let drops = 0; // consecutive connections that ended before they were stable: backoff keeps growing
+    let drops = 0; // consecutive connections (the last one included) that ended before they were stable
     let everConnected = false;
     let delayMs = 0;
     const endpoints = this.endpoints.length;
@@ -544,7 +546,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       if (this.lifetime.signal.aborted) break;
       // A connection that lived long enough resets the backoff; one dropped right away (a flapping node,
       // a node that drains on connect) does not, so a client never hammers a node at the initial delay.
-      drops = Date.now() - connectedAt >= STABLE_AFTER_MS ? 0 : drops + 1;
+      drops = Date.now() - connectedAt >= STABLE_AFTER_MS ? 1 : drops + 1;
       this.link = undefined;
       this.clearRefresh();
       const terminal = info.error !== undefined && this.isTerminal(info.error);
@@ -555,14 +557,16 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
         break;
       }
       this.setState("reconnecting");
-      const backoff = backoffDelay(Math.max(0, drops - 1), this.policy);
-      if (link.goAwayUntil !== undefined) {
-        // Honour the hint (the server already jittered it); move to the next endpoint.
-        this.endpointIndex++;
-        delayMs = Math.max(link.goAwayUntil - Date.now(), drops > 1 ? backoff : 0);
-      } else {
-        delayMs = backoff;
-      }
+      // Start with the endpoint after the one that was lost (GoAway means "go elsewhere"; a dead node is
+      // tried last). Behind a load balancer there is one endpoint: the balancer picks a live node. The first
+      // attempt is spread so that a dead node's clients do not come back as one burst: a GoAway waits what is
+      // left of the gateway's (already spread) hint, a drop a draw from [0, firstReconnectWindowMs).
+      this.endpointIndex++;
+      delayMs =
+        link.goAwayUntil !== undefined
+          ? goAwayDelay(link.goAwayHintMs, link.goAwayUntil - Date.now(), drops, this.policy)
+          : firstReconnectDelay(drops, this.policy);
+      if (delayMs <= 0) this.emit("reconnecting", { attempt: 0, delayMs: 0, endpoint: this.endpoints[this.endpointIndex % endpoints] as string });
     }
   }
 
@@ -756,6 +760,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> implements 
       }
       case FrameKind.GoAway: {
         link.goAwayUntil = Date.now() + frame.reconnectDelayMs;
+        link.goAwayHintMs = frame.reconnectDelayMs;
         this.emit("goAway", { delayMs: frame.reconnectDelayMs, reason: frame.text });
         // Keep receiving until the hinted time (the gateway flushes its queues), then move on.
         link.timers.push(

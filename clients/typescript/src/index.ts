@@ -25,7 +25,7 @@ export type {
 export { GatewayMessage } from "./message.js";
 export { GatewayError, type ClientErrorName } from "./errors.js";
 export { TypedEmitter, type Listener } from "./emitter.js";
-export { backoffDelay, type ReconnectOptions } from "./backoff.js";
+export { backoffDelay, firstReconnectDelay, goAwayDelay, resolveReconnect, type ReconnectOptions, type ResolvedReconnect } from "./backoff.js";
 export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";
 export { ErrorCode, ERROR_CATALOG, errorInfo, type ErrorInfo, ProtocolError } from "./protocol/errors.js";
 export { Priority, type PriorityName, SUBPROTOCOL, PROTOCOL_VERSION } from "./protocol/constants.js";

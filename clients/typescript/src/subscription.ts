@@ -150,6 +150,11 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
   /** Messages surfaced so far. */
   delivered = 0;
   /**
+   * Of `delivered`, the messages the gateway replayed (`message.replayed`): missed while disconnected or
+   * shed, recovered on a resubscribe; for notifications, pending ones redelivered.
+   */
+  replayed = 0;
+  /**
    * Offset gaps seen (messages shed on a slow connection), each also reported by a `gap` event. On a topic
    * subscription each one is repaired by resubscribing with recovery (then `recovery` is "recovered", or
    * "notRecovered" with `recoveryFailed`); on the broadcast stream the next message is flagged `afterGap`.
@@ -238,6 +243,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
   deliver(message: GatewayMessage): void {
     if (this.ended) return;
     this.delivered++;
+    if (message.replayed) this.replayed++;
     const waiter = this.waiters.shift();
     if (waiter) waiter.resolve({ done: false, value: message });
     else this.queue.push(message);

@@ -35,6 +35,7 @@ internal sealed class ClientConnection : IAsyncDisposable
     private DisconnectInfo? _localReason;
     private volatile bool _goAway;
     private DateTimeOffset _reconnectNotBefore;
+    private TimeSpan _goAwayHint;
     private string? _goAwayText;
 
     public ClientConnection(IClientTransport transport, GatewayClientOptions options, ILogger logger, Func<ClientConnection, InboundFrame, ValueTask> onFrame)
@@ -286,7 +287,8 @@ internal sealed class ClientConnection : IAsyncDisposable
 
             case FrameKind.GoAway:
                 _goAwayText = frame.Text2;
-                _reconnectNotBefore = _time.GetUtcNow() + TimeSpan.FromMilliseconds(frame.Milliseconds);
+                _goAwayHint = TimeSpan.FromMilliseconds(frame.Milliseconds);
+                _reconnectNotBefore = _time.GetUtcNow() + _goAwayHint;
                 _goAway = true;
                 _logger.LogInformation("Gateway {Endpoint} sent GoAway ({Reason}); reconnecting after {Delay} ms", Endpoint, frame.Text2, frame.Milliseconds);
 
@@ -343,7 +345,7 @@ internal sealed class ClientConnection : IAsyncDisposable
         var close = _transport.Close;
         if (_serverError is not null)
         {
-            info = new DisconnectInfo(_serverError.ErrorName, _serverError, _goAway, _reconnectNotBefore);
+            info = new DisconnectInfo(_serverError.ErrorName, _serverError, _goAway, _reconnectNotBefore, _goAwayHint);
         }
         else if (close is not null && close.Code != ErrorCode.None && !_goAway)
         {
@@ -352,7 +354,7 @@ internal sealed class ClientConnection : IAsyncDisposable
         }
         else if (_goAway)
         {
-            info = new DisconnectInfo("go_away: " + _goAwayText, null, true, _reconnectNotBefore);
+            info = new DisconnectInfo("go_away: " + _goAwayText, null, true, _reconnectNotBefore, _goAwayHint);
         }
         else if (_localReason is not null)
         {

@@ -5,4 +5,5 @@ namespace Gateway.Client.Internal;
 /// <param name="Error">The failure (a <see cref="GatewayException"/> when the server gave a code).</param>
 /// <param name="GoAway">Whether the server asked the client to reconnect elsewhere.</param>
 /// <param name="ReconnectNotBefore">Earliest time to reconnect (GoAway hint), UTC.</param>
-internal sealed record DisconnectInfo(string Reason, Exception? Error, bool GoAway, DateTimeOffset ReconnectNotBefore);
+/// <param name="GoAwayHint">The reconnect delay the GoAway hinted (zero without GoAway, or when the gateway gave none).</param>
+internal sealed record DisconnectInfo(string Reason, Exception? Error, bool GoAway, DateTimeOffset ReconnectNotBefore, TimeSpan GoAwayHint = default);

@@ -32,7 +32,7 @@ public sealed class ScriptedGateway : IAsyncDisposable
     {
         Endpoints = [Uri],
         Token = "token",
-        Reconnect = new ReconnectPolicy { InitialDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(200) },
+        Reconnect = new ReconnectPolicy { InitialDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(200), FirstReconnectWindow = TimeSpan.FromMilliseconds(50) },
     };
 
     /// <summary>Accepts the next connection and completes the handshake (Connected with <paramref name="userId"/>).</summary>

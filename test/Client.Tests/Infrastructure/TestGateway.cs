@@ -84,7 +84,7 @@ public sealed class TestGateway : IAsyncDisposable
         Endpoints = [EndpointFor(transport)],
         Token = token,
         ClientName = "client-tests",
-        Reconnect = new ReconnectPolicy { InitialDelay = TimeSpan.FromMilliseconds(50), MaxDelay = TimeSpan.FromMilliseconds(500) },
+        Reconnect = new ReconnectPolicy { InitialDelay = TimeSpan.FromMilliseconds(50), MaxDelay = TimeSpan.FromMilliseconds(500), FirstReconnectWindow = TimeSpan.FromMilliseconds(100) },
         RequestTimeout = TimeSpan.FromSeconds(60),
         ConnectTimeout = TimeSpan.FromSeconds(30),
     };
