@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Gateway.Dispatch;
 using Gateway.Dispatch.Engines.Redis;
 
 namespace Gateway.Operations.Stats;
@@ -51,7 +52,7 @@ internal sealed class ClusterView
     public bool IsShared => Directory() is not null;
 
     /// <summary>This node's summary from its latest stats sample.</summary>
-    public NodeSummary Self() => NodeSummary.From(_stats.Current, Instance, _version, _startedAt);
+    public NodeSummary Self() => NodeSummary.From(Fresh(), Instance, _version, _startedAt);
 
     /// <summary>Publishes this node's summary (no-op on the in-memory engine).</summary>
     /// <exception cref="RedisStoreUnavailableException">Redis is unreachable or did not answer in time.</exception>
@@ -209,6 +210,25 @@ internal sealed class ClusterView
     {
         var slash = instance.LastIndexOf('/');
         return slash > 0 ? instance[..slash] : instance;
+    }
+
+    /// <summary>The latest sample with state read now: the sample may predate an engine outage or the start of a drain.</summary>
+    private StatsSnapshot Fresh()
+    {
+        var sample = _stats.Current;
+        if (_probe.Dispatcher?.Engine is not { } engine)
+        {
+            return sample;
+        }
+
+        return sample with
+        {
+            Draining = _probe.IsDraining,
+            Connections = _probe.Connections,
+            EngineAvailable = engine.IsAvailable,
+            EngineState = engine.State,
+            EngineCircuit = engine.Circuit switch { EngineCircuitState.Open => "open", EngineCircuitState.HalfOpen => "half-open", _ => "closed" },
+        };
     }
 
     private RedisDispatchEngine? Engine() => _engine ??= _probe.Dispatcher?.Engine as RedisDispatchEngine;
