@@ -62,12 +62,14 @@ public static class OperationsExtensions
 
         services.AddSingleton<StatsCollector>();
         services.AddHostedService(sp => sp.GetRequiredService<StatsCollector>());
+        services.AddSingleton<ClusterView>();
+        services.AddHostedService<NodeSummaryPublisher>();
         return builder;
     }
 
     /// <summary>
     /// Maps <c>/health/live</c>, <c>/health/ready</c>, <c>/metrics</c>, <c>/api/v1/stats</c>,
-    /// <c>/api/v1/stats/history</c> and <c>/dashboard</c>, and adds Serilog's request log.
+    /// <c>/api/v1/stats/history</c>, <c>/api/v1/stats/cluster</c> and <c>/dashboard</c>, and adds Serilog's request log.
     /// </summary>
     /// <param name="app">The built application.</param>
     /// <returns>The same application, for chaining.</returns>
@@ -101,6 +103,9 @@ public static class OperationsExtensions
         }))
             .WithName("GetStatsHistory")
             .WithSummary("Snapshots every Gateway:Stats:Interval over Gateway:Stats:Window, oldest first; ?since= returns only newer ones.");
+        app.MapGet("/api/v1/stats/cluster", async (ClusterView cluster) => Results.Json(await cluster.ReadAsync().ConfigureAwait(false)))
+            .WithName("GetClusterStats")
+            .WithSummary("Every node sharing this node's Redis with its latest summary and age (this node alone on the in-memory engine or when Redis is unreachable).");
 
         app.MapDashboard();
         return app;
@@ -126,6 +131,8 @@ public static class OperationsExtensions
             StatsInterval = Read(configuration, "Gateway:Stats:Interval", defaults.StatsInterval),
             StatsWindow = Read(configuration, "Gateway:Stats:Window", defaults.StatsWindow),
             StatsSampleInterval = Read(configuration, "Gateway:Stats:SampleInterval", defaults.StatsSampleInterval),
+            ClusterInterval = Read(configuration, "Gateway:Stats:ClusterInterval", defaults.ClusterInterval),
+            ClusterForgetAfter = Read(configuration, "Gateway:Stats:ClusterForgetAfter", defaults.ClusterForgetAfter),
             StallTimeout = Read(configuration, "Gateway:Health:StallTimeout", defaults.StallTimeout),
             RingSaturation = configuration.GetValue("Gateway:Health:RingSaturation", defaults.RingSaturation),
         };
@@ -148,6 +155,16 @@ public static class OperationsExtensions
         if (options.StatsSampleInterval < TimeSpan.FromMilliseconds(100) || options.StatsSampleInterval > options.StatsInterval)
         {
             throw new InvalidOperationException("Gateway:Stats:SampleInterval must be between 00:00:00.1 and Gateway:Stats:Interval.");
+        }
+
+        if (options.ClusterInterval < TimeSpan.FromMilliseconds(100) || options.ClusterInterval > TimeSpan.FromMinutes(5))
+        {
+            throw new InvalidOperationException("Gateway:Stats:ClusterInterval must be between 00:00:00.1 and 00:05:00.");
+        }
+
+        if (options.ClusterForgetAfter < options.ClusterEntryTtl || options.ClusterForgetAfter > TimeSpan.FromDays(7))
+        {
+            throw new InvalidOperationException("Gateway:Stats:ClusterForgetAfter must be between 3 x Gateway:Stats:ClusterInterval and 7.00:00:00.");
         }
 
         if (options.StallTimeout <= TimeSpan.Zero)

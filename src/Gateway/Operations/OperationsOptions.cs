@@ -18,6 +18,22 @@ public sealed class OperationsOptions
     public TimeSpan StatsSampleInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Time between two publishes of this node's summary into the cluster view in Redis
+    /// (<c>Gateway:Stats:ClusterInterval</c>, default 5 s; Redis engine only). A node not heard from for
+    /// <see cref="ClusterEntryTtl"/> (3 intervals) is shown as stale.
+    /// </summary>
+    public TimeSpan ClusterInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a node that stopped publishing (killed, frozen, cut off from Redis) stays listed as stale in the
+    /// cluster view (<c>Gateway:Stats:ClusterForgetAfter</c>, default 10 min; at least 3 × <see cref="ClusterInterval"/>).
+    /// </summary>
+    public TimeSpan ClusterForgetAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a published node summary lives in Redis: three publish intervals, so one lost publish is no gap.</summary>
+    public TimeSpan ClusterEntryTtl => ClusterInterval * 3;
+
+    /// <summary>
     /// Ring fill ratio at which <c>/health/ready</c> reports the node saturated
     /// (<c>Gateway:Health:RingSaturation</c>, default 0.9).
     /// </summary>

@@ -95,6 +95,16 @@ public sealed class DashboardBrowserTests
             Assert.Contains("ready", status, StringComparison.Ordinal);
             var nodeRow = await page.TextContentAsync("#nodes tbody tr");
             Assert.Contains("test-node", nodeRow, StringComparison.Ordinal);
+
+            // The cluster table: on the in-memory engine this node is the whole cluster, with its connection.
+            await page.WaitForFunctionAsync("() => document.querySelectorAll('#cluster tbody tr').length === 1", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+            var clusterCells = await page.Locator("#cluster tbody tr td").AllTextContentsAsync();
+            Assert.Contains("test-node", clusterCells[0], StringComparison.Ordinal);
+            Assert.StartsWith("ready", clusterCells[1], StringComparison.Ordinal);
+            Assert.Contains("in-memory", clusterCells[2], StringComparison.Ordinal);
+            Assert.Equal("1", clusterCells[3]);
+            Assert.Contains("in-memory engine", await page.TextContentAsync("#cluster-view"), StringComparison.Ordinal);
+            Assert.Contains("1 connections", await page.TextContentAsync("#cluster-totals"), StringComparison.Ordinal);
             Assert.Empty(consoleErrors);
 
             var screenshot = Path.Combine(OpsTestEnvironment.ArtifactsDirectory, "dashboard.png");

@@ -115,4 +115,23 @@ public sealed class StatsEndpointTests
         });
         Assert.Contains("Gateway:Stats:Window", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("Gateway:Stats:ClusterInterval", "00:00:00.010", null)]
+    [InlineData("Gateway:Stats:ClusterInterval", "soon", null)]
+    [InlineData("Gateway:Stats:ClusterForgetAfter", "00:00:10", "00:00:05")] // shorter than 3 intervals
+    public async Task Invalid_cluster_view_settings_stop_the_start_with_a_message_naming_the_setting(string key, string value, string? interval)
+    {
+        var settings = new Dictionary<string, string?> { [key] = value };
+        if (interval is not null)
+        {
+            settings["Gateway:Stats:ClusterInterval"] = interval;
+        }
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var server = await GatewayServer.StartAsync(settings);
+        });
+        Assert.Contains(key, error.ToString(), StringComparison.Ordinal);
+    }
 }

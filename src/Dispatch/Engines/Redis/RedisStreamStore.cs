@@ -103,6 +103,15 @@ public sealed class RedisStreamStore : IAsyncDisposable
     /// <summary>This node's id as written into every live record.</summary>
     public string NodeId { get; }
 
+    /// <summary>The store's key prefix (<see cref="RedisStoreOptions.KeyPrefix"/>), shared with <see cref="NodeDirectory"/>.</summary>
+    internal string KeyPrefix => _options.KeyPrefix;
+
+    /// <summary>The store's clock.</summary>
+    internal TimeProvider Time => _time;
+
+    /// <summary>The store's connection, for <see cref="NodeDirectory"/> (which must work while the store restores itself).</summary>
+    internal IDatabase Database => _database;
+
     /// <summary>This node's id in UTF-8, for allocation-free comparison with <see cref="RemoteMessage.IsFrom"/>.</summary>
     public ReadOnlyMemory<byte> NodeIdUtf8 => _nodeIdUtf8;
 
@@ -786,7 +795,7 @@ public sealed class RedisStreamStore : IAsyncDisposable
     }
 
     /// <summary>Maps the client's connection and timeout failures to <see cref="RedisStoreUnavailableException"/>; other errors (script bugs) pass.</summary>
-    private static bool TryTranslate(Exception exception, out RedisStoreUnavailableException translated)
+    internal static bool TryTranslate(Exception exception, out RedisStoreUnavailableException translated)
     {
         switch (exception)
         {

@@ -1,5 +1,6 @@
-// ArchMesh gateway live dashboard: polls /api/v1/stats (current sample) and /api/v1/stats/history
-// (snapshots over the configured window) and draws hand-written SVG charts. No dependencies, no build.
+// ArchMesh gateway live dashboard: polls /api/v1/stats (current sample), /api/v1/stats/cluster (every node
+// of the cluster) and /api/v1/stats/history (snapshots over the configured window) and draws hand-written SVG
+// charts. No dependencies, no build.
 (function () {
   'use strict';
 
@@ -78,6 +79,65 @@
       s.engine + (s.engineState ? ' — ' + s.engineState : (s.engineAvailable ? '' : ' (unreachable)')),
       [ring.critical, ring.high, ring.normal, ring.low].map((v) => fmt(v, 0)).join(' / ') + ' of ' + fmt(s.ringCapacity, 0),
       new Date(s.timestamp).toLocaleTimeString()].forEach((text) => { row.insertCell().textContent = text; });
+  }
+
+  // ---- cluster ------------------------------------------------------------------------------
+
+  function age(seconds) {
+    if (seconds < 60) return seconds.toFixed(seconds < 10 ? 1 : 0) + ' s ago';
+    if (seconds < 3600) return Math.floor(seconds / 60) + ' min ago';
+    return (seconds / 3600).toFixed(1) + ' h ago';
+  }
+
+  function renderCluster(c) {
+    const t = c.totals;
+    const views = { redis: 'from Redis, every node', local: 'in-memory engine: this node is the cluster', unavailable: 'unavailable: ' + (c.reason || '') };
+    setText('cluster-view', '· ' + (views[c.clusterView] || c.clusterView));
+    $('cluster-view').className = 'meta' + (c.clusterView === 'unavailable' ? ' error' : '');
+    setText('cluster-totals', '');
+    const totals = $('cluster-totals');
+    [[fmt(t.live, 0) + ' / ' + fmt(c.totalNodes, 0), ' nodes live'], [fmt(t.ready, 0), ' ready'], [fmt(t.stale, 0), ' stale'],
+      [fmt(t.connections, 0), ' connections'], [fmt(t.publishedPerSecond), ' msgs in/s'], [fmt(t.deliveriesPerSecond), ' deliveries/s']]
+      .forEach(([value, label], i) => {
+        if (i > 0) totals.append(' · ');
+        const strong = document.createElement('strong');
+        strong.textContent = value;
+        totals.append(strong, label);
+      });
+    if (c.truncated) totals.append(' · first ' + c.nodes.length + ' shown');
+
+    const body = $('cluster').tBodies[0];
+    body.replaceChildren();
+    for (const n of c.nodes) {
+      const row = body.insertRow();
+      row.className = (n.self ? 'self ' : '') + (n.live ? '' : 'stale');
+      row.dataset.instance = n.instance || '';
+      const status = n.live ? (n.status || '?') + (n.statusReason && n.status !== 'draining' ? ' (' + n.statusReason + ')' : '') : 'stale since ' + new Date(n.lastSeen).toLocaleTimeString();
+      const cells = [
+        (n.node || n.instance) + (n.self ? ' (this node)' : ''),
+        status,
+        n.live ? (n.engine || '') + (n.engineState ? ' — ' + n.engineState : '') : '–',
+        n.live ? fmt(n.connections, 0) : '–',
+        n.live ? fmt(n.publishedPerSecond) : '–',
+        n.live ? fmt(n.deliveriesPerSecond) : '–',
+        n.self ? 'now' : age(n.ageSeconds),
+      ];
+      cells.forEach((text, i) => {
+        const cell = row.insertCell();
+        cell.textContent = text;
+        if (i === 0) cell.title = n.instance || '';
+        if (i === 1) cell.className = 'status-' + (n.live ? n.status : 'stale');
+      });
+    }
+  }
+
+  async function refreshCluster() {
+    try {
+      renderCluster(await getJson('/api/v1/stats/cluster'));
+    } catch (e) {
+      setText('cluster-view', '· update failed: ' + e.message);
+      $('cluster-view').className = 'meta error';
+    }
   }
 
   // ---- charts -------------------------------------------------------------------------------
@@ -209,12 +269,15 @@
   async function tick() {
     try {
       if (Date.now() - lastHistoryFetch >= intervalSeconds * 1000) await refreshHistory();
+      // The cluster read may wait on Redis: it runs alongside and never holds up this node's own figures.
+      const cluster = refreshCluster();
       const current = await getJson('/api/v1/stats');
       live.push(current);
       const lastHistory = history.length ? Date.parse(history[history.length - 1].timestamp) : 0;
       live = live.filter((s) => Date.parse(s.timestamp) > lastHistory).slice(-3600);
       renderCurrent(current);
       renderCharts();
+      await cluster;
       $('error').hidden = true;
       document.body.dataset.ready = 'true';
     } catch (e) {
