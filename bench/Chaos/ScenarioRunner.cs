@@ -245,7 +245,14 @@ public sealed class ScenarioRunner(ChaosOptions options, ClusterEnv env, TokenFa
             }
         }
 
-        await EnsureClusterWholeAsync().ConfigureAwait(false);
+        try
+        {
+            await EnsureClusterWholeAsync().ConfigureAwait(false);
+        }
+        catch (InvalidOperationException ex)
+        {
+            log.WriteLine($"[{scenario}] the cluster is not whole after the scenario: {ex.Message}");
+        }
     }
 
     /// <summary>Every node answers /health/ready 200 (a node that does not answer at all is started again).</summary>
