@@ -183,7 +183,8 @@ public sealed class ScenarioResult
         Add("pub_unknown", pubs.Sum(p => p.Unknown));
         Add("pub_unacked", pubs.Sum(p => p.GaveUp));
         Add("pub_skipped", pubs.Sum(p => p.Skipped));
-        Add("stale", live.Sum(c => c.Stale + c.Misrouted));
+        Add("stale", live.Sum(c => c.Stale));
+        Add("misrouted", live.Sum(c => c.Misrouted));
         Add("setup_failed", clients.Count - live.Count);
         Add("publish_s", double.IsNaN(publishStopMs) ? double.NaN : Math.Round((publishStopMs - publishStartMs) / 1000, 1));
         Add("duration_s", Math.Round(durationMs / 1000, 1));
