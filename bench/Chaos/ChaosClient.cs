@@ -59,6 +59,9 @@ public sealed class ChaosClient
     /// <summary>Set when a subscription ended with an error (the SDK gave up).</summary>
     public string? ReaderError { get; private set; }
 
+    /// <summary>Subscribe attempts repeated during setup (the connection dropped before Subscribed).</summary>
+    public int SetupRetries { get; private set; }
+
     public long Delivered;
     public long Recovered;
     public long NotifyDelivered;
@@ -125,7 +128,7 @@ public sealed class ChaosClient
                 Token = token,
                 ClientName = "archmesh-chaos/1.0",
                 RetryOnInitialConnect = true,
-                ConnectTimeout = TimeSpan.FromSeconds(5),
+                ConnectTimeout = TimeSpan.FromSeconds(10),
                 RequestTimeout = TimeSpan.FromSeconds(20),
                 HeartbeatInterval = heartbeat > TimeSpan.Zero ? heartbeat : null,
                 HeartbeatMissesAllowed = 2,
@@ -147,7 +150,22 @@ public sealed class ChaosClient
             client.StateChanged += (_, e) => OnStateChanged(e, onConnectedChange);
             var notifications = client.Notifications;
             _notifyReader = ReadNotificationsAsync(client, notifications.Messages);
-            var subscription = await client.SubscribeAsync("chaos." + Topic.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+            var topic = "chaos." + Topic.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            GatewaySubscription subscription;
+            while (true)
+            {
+                try
+                {
+                    subscription = await client.SubscribeAsync(topic, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex) when (ex is TimeoutException or GatewayConnectionException && SetupRetries < 3)
+                {
+                    // The connection dropped during setup (a loaded machine): the setup is not what is measured, so try again.
+                    SetupRetries++;
+                }
+            }
+
             Subscription = subscription;
             subscription.Resubscribed += (_, e) => OnResubscribed(e);
             subscription.Discontinuity += (_, e) => OnDiscontinuity(e);

@@ -16,10 +16,10 @@ public sealed class ChaosOptions
           --notify-rate R          notifications/s through the HTTP API (default 50)
           --warmup S               seconds of publishing before the fault (default 8)
           --tail S                 seconds of publishing after the cluster is whole again (default 5)
-          --heartbeat S            client heartbeat interval in seconds; dead after 3 silent intervals (default 2; 0 = the server's)
+          --heartbeat S            client heartbeat interval in seconds; dead after 3 silent intervals (default 4; 0 = the server's 15 s)
           --fault-node I           node killed / frozen (default 2)
           --publisher-node I       node the protocol publisher connects to first (default 1)
-          --connect-parallel N     concurrent connects while setting up (default 64)
+          --connect-parallel N     concurrent connects while setting up (default 32)
           --settle-timeout S       longest wait for every client to be whole and quiet at the end (default 90)
           --out DIR                results directory (summary.md, chaos.json, chaos-<scenario>.svg)
           --quick                  scenario kill alone with 300 clients and a 5 s warm-up
@@ -43,13 +43,13 @@ public sealed class ChaosOptions
 
     public double TailSeconds { get; set; } = 5;
 
-    public double HeartbeatSeconds { get; set; } = 2;
+    public double HeartbeatSeconds { get; set; } = 4;
 
     public int FaultNode { get; set; } = 2;
 
     public int PublisherNode { get; set; } = 1;
 
-    public int ConnectParallel { get; set; } = 64;
+    public int ConnectParallel { get; set; } = 32;
 
     public double SettleTimeoutSeconds { get; set; } = 90;
 

@@ -28,7 +28,7 @@ public sealed class ProtocolPublisher(Ledger ledger)
                 Token = token,
                 ClientName = "archmesh-chaos-publisher/1.0",
                 RetryOnInitialConnect = true,
-                ConnectTimeout = TimeSpan.FromSeconds(5),
+                ConnectTimeout = TimeSpan.FromSeconds(10),
                 RequestTimeout = TimeSpan.FromSeconds(10),
                 HeartbeatInterval = heartbeat > TimeSpan.Zero ? heartbeat : null,
                 ReceiveNotifications = false,

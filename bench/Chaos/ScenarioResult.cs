@@ -47,7 +47,7 @@ public sealed class ScenarioResult
 
         // Lost = acknowledged messages of the client's topic it never received (every live client subscribed before
         // the first publish), per (client, message) pair; plus distinct messages lost by at least one client.
-        long lostPairs = 0, expected = 0;
+        long lostPairs = 0, lostSilent = 0, expected = 0;
         var lostMessages = new Bitset[ledger.Publishers, ledger.Topics];
         var samples = new List<string>();
         foreach (var c in live)
@@ -63,6 +63,12 @@ public sealed class ScenarioResult
                 }
 
                 lostPairs += missing;
+                if (c.RecoveryFailedMarkers + c.RecoveryIncompleteMarkers == 0)
+                {
+                    // No marker told this application that messages were missing: a silent loss.
+                    lostSilent += missing;
+                }
+
                 acked.AddMissingTo(c.Received(p), lostMessages[p, c.Topic] ??= new Bitset(64));
                 if (samples.Count < 20)
                 {
@@ -107,7 +113,10 @@ public sealed class ScenarioResult
         }
 
         // Reconnects: every outage of a client; the fault it belongs to is the latest one started before it.
-        var episodes = live.SelectMany(c => c.Episodes).ToList();
+        // Outages before the first fault (setup, warm-up) are not the fault's: reported apart as drops_before_fault.
+        var firstFault = faultStarts.Count > 0 ? faultStarts[0] : double.PositiveInfinity;
+        var dropsBeforeFault = live.Sum(c => c.Episodes.Count(e => e.DisconnectedMs < firstFault));
+        var episodes = live.SelectMany(c => c.Episodes).Where(e => e.DisconnectedMs >= firstFault).ToList();
         var closed = episodes.Where(e => e.Closed).ToList();
         var fromDisconnect = closed.Select(e => Math.Max(e.ResubscribedMs, e.ConnectedMs) - e.DisconnectedMs).ToList();
         var fromFault = closed.Select(e => Math.Max(e.ResubscribedMs, e.ConnectedMs) - FaultBefore(faultStarts, e.DisconnectedMs)).Where(v => !double.IsNaN(v)).ToList();
@@ -123,7 +132,7 @@ public sealed class ScenarioResult
             }
         }
 
-        var affected = live.Count(c => c.Episodes.Count > 0);
+        var affected = live.Count(c => c.Episodes.Any(e => e.DisconnectedMs >= firstFault));
         var pubs = new List<PublisherStats>();
         if (protocol is not null)
         {
@@ -169,6 +178,7 @@ public sealed class ScenarioResult
         Add("lost", lost);
         Add("lost_msgs", lostDistinct);
         Add("lost_notify", lostNotify);
+        Add("lost_silent", lostSilent + lostNotify);
         Add("affected", affected);
         Add("resub_p50_ms", Percentile(fromDisconnect, 50));
         Add("resub_p99_ms", Percentile(fromDisconnect, 99));
@@ -178,6 +188,7 @@ public sealed class ScenarioResult
         Add("fault_to_resub_max_ms", fromFault.Count > 0 ? fromFault.Max() : double.NaN);
         Add("reconnect_spread_ms", spread);
         Add("not_whole", notWhole);
+        Add("drops_before_fault", dropsBeforeFault);
         Add("pub_retryable", pubs.Sum(p => p.Retryable));
         Add("pub_fatal", pubs.Sum(p => p.Fatal));
         Add("pub_unknown", pubs.Sum(p => p.Unknown));
@@ -186,6 +197,7 @@ public sealed class ScenarioResult
         Add("stale", live.Sum(c => c.Stale));
         Add("misrouted", live.Sum(c => c.Misrouted));
         Add("setup_failed", clients.Count - live.Count);
+        Add("setup_retries", clients.Sum(c => c.SetupRetries));
         Add("publish_s", double.IsNaN(publishStopMs) ? double.NaN : Math.Round((publishStopMs - publishStartMs) / 1000, 1));
         Add("duration_s", Math.Round(durationMs / 1000, 1));
         Add("rss_mb", Environment.WorkingSet / (1024 * 1024));
