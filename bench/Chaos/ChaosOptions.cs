@@ -11,7 +11,7 @@ public sealed class ChaosOptions
           --cluster-script PATH    cluster.sh to inject faults with (default <REPO>/deploy/local/cluster.sh)
           --scenarios LIST         kill,rolling,redis,freeze (default all)
           --clients N              SDK clients, half WebSocket, half raw TCP, through HAProxy (default 3000)
-          --topics N               topics chaos.0..N-1, one per client (default 10)
+          --topics N               topics chaos.0..N-1, one per client (default 100: each client gets topic-rate/topics msgs/s)
           --topic-rate R           topic messages/s in total, half HTTP API, half protocol (default 100)
           --notify-rate R          notifications/s through the HTTP API (default 50)
           --warmup S               seconds of publishing before the fault (default 8)
@@ -33,7 +33,7 @@ public sealed class ChaosOptions
 
     public int Clients { get; set; } = 3000;
 
-    public int Topics { get; set; } = 10;
+    public int Topics { get; set; } = 100;
 
     public double TopicRate { get; set; } = 100;
 

@@ -15,7 +15,7 @@ namespace Chaos;
 public sealed class HttpPublisher : IDisposable
 {
     public const int PublisherId = 1;
-    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan RetryBudget = TimeSpan.FromSeconds(45);
     private readonly HttpClient _http;
     private readonly Ledger _ledger;

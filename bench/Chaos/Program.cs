@@ -37,6 +37,11 @@ if (!File.Exists(script))
     return 2;
 }
 
+// Thousands of clients' continuations share one thread pool; on a machine shared with the nodes, a pool that grows
+// one thread at a time lets the harness fall behind (late heartbeats, publish timeouts that are the harness's, not the cluster's).
+ThreadPool.GetMinThreads(out var workers, out var io);
+ThreadPool.SetMinThreads(Math.Max(workers, 16), Math.Max(io, 16));
+
 Directory.CreateDirectory(options.Out);
 var started = DateTimeOffset.UtcNow;
 using var log = new StreamWriter(Path.Combine(options.Out, "chaos.log"), append: false) { AutoFlush = true };

@@ -41,7 +41,8 @@ public sealed class ScenarioResult
         Exception? failure,
         double durationMs,
         double publishStartMs,
-        double publishStopMs)
+        double publishStopMs,
+        double cpuSeconds)
     {
         var live = clients.Where(c => c.SetupError is null).ToList();
 
@@ -201,6 +202,8 @@ public sealed class ScenarioResult
         Add("publish_s", double.IsNaN(publishStopMs) ? double.NaN : Math.Round((publishStopMs - publishStartMs) / 1000, 1));
         Add("duration_s", Math.Round(durationMs / 1000, 1));
         Add("rss_mb", Environment.WorkingSet / (1024 * 1024));
+        Add("cpu_s", cpuSeconds);
+        Add("pool_queue_max", timeline.MaxPoolQueue);
         if (result.Error is not null)
         {
             Add("failed", 1);

@@ -14,6 +14,7 @@ public sealed class ScenarioRunner(ChaosOptions options, ClusterEnv env, TokenFa
     public async Task<ScenarioResult> RunAsync(string scenario)
     {
         var clock = new ScenarioClock();
+        var cpuStart = Environment.CpuUsage.TotalTime;
         var timeline = new Timeline();
         var faultStarts = new List<double>();
         var run = Random.Shared.Next(1, int.MaxValue);
@@ -141,7 +142,7 @@ public sealed class ScenarioRunner(ChaosOptions options, ClusterEnv env, TokenFa
         }
 
         // 6. Count (before disposing: the SDK's counters and our bitsets are final once the clients are quiet).
-        var result = ScenarioResult.Compute(scenario, options, ledger, clients, protocol, http, timeline, faultStarts, failure, clock.NowMs, publishStartMs, publishStopMs);
+        var result = ScenarioResult.Compute(scenario, options, ledger, clients, protocol, http, timeline, faultStarts, failure, clock.NowMs, publishStartMs, publishStopMs, Math.Round((Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds, 1));
         log.WriteLine($"[{scenario}] {result.Line}");
         await StopAllAsync(clients, protocol).ConfigureAwait(false);
         http?.Dispose();

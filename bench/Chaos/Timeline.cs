@@ -17,6 +17,9 @@ public sealed class Timeline
 
     public double FaultEnd { get; set; } = double.NaN;
 
+    /// <summary>Largest thread-pool backlog of the harness seen by the sampler: non-zero for long means the harness itself is starved.</summary>
+    public long MaxPoolQueue { get; private set; }
+
     public void Mark(double ms, string label)
     {
         lock (_lock)
@@ -44,6 +47,7 @@ public sealed class Timeline
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
             {
                 var now = read();
+                MaxPoolQueue = Math.Max(MaxPoolQueue, ThreadPool.PendingWorkItemCount);
                 var ms = clock.NowMs;
                 var dt = Math.Max(0.001, (ms - lastMs) / 1000);
                 Add(new TimelinePoint(
