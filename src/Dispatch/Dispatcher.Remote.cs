@@ -301,6 +301,12 @@ public sealed partial class Dispatcher
         }
     }
 
+    /// <summary>Queues a catch-up read of <paramref name="topic"/> on its owner after <paramref name="delay"/>.</summary>
+    private void ScheduleCatchUp(TopicState topic, TimeSpan delay) =>
+        _ = Task.Delay(delay).ContinueWith(
+            static (_, s) => { var (d, t) = ((Dispatcher, TopicState))s!; d.EnqueueControlOrWait(t.Owner, new DispatchItem { Kind = DispatchItemKind.Retry, Topic = t, State = CatchUp }); },
+            (this, topic), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
     /// <summary>Reads the stream after the cache position (owner thread starts it; one fill at a time per topic).</summary>
     private void StartFill(TopicState topic, TimeSpan delay)
     {
@@ -349,8 +355,10 @@ public sealed partial class Dispatcher
         var cache = topic.Cache!;
         if (item.State is Exception ex)
         {
+            // Retried as a catch-up, not as a gap check: after an engine outage the missing messages may be the
+            // topic's last ones, with nothing held in the reorder buffer to reveal the gap (issue 12, chaos "redis").
             Log.EngineStepFailed(_logger, ex, "fill", topic.Name);
-            StartFill(topic, EngineRetryDelay);
+            ScheduleCatchUp(topic, EngineRetryDelay);
             return;
         }
 

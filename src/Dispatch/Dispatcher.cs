@@ -257,7 +257,16 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
                     }
                     else if (ReferenceEquals(item.State, CatchUp) && item.Topic!.Live)
                     {
-                        StartFill(item.Topic, TimeSpan.Zero);
+                        if (item.Topic.Filling)
+                        {
+                            // A fill (or a gap check) is under way and may have started before what the catch-up
+                            // must cover: read again once it is done, never skip the catch-up.
+                            ScheduleCatchUp(item.Topic, GapGrace);
+                        }
+                        else
+                        {
+                            StartFill(item.Topic, TimeSpan.Zero);
+                        }
                     }
 
                     break;

@@ -20,6 +20,7 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
     private readonly RedisStoreOptions _options;
     private readonly TimeProvider _time;
     private readonly CircuitBreakerStateProvider _circuit = new();
+    private readonly CircuitBreakerManualControl _circuitControl = new();
     private readonly ResiliencePipeline _writes;
     private readonly ResiliencePipeline _reads;
     private IDispatchEngineSink? _sink;
@@ -43,6 +44,7 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
             BreakDuration = TimeSpan.FromSeconds(5),
             ShouldHandle = new PredicateBuilder().Handle<RedisStoreUnavailableException>(),
             StateProvider = _circuit,
+            ManualControl = _circuitControl,
         };
         _writes = new ResiliencePipelineBuilder { TimeProvider = _time }.AddCircuitBreaker(breaker).Build();
         _reads = new ResiliencePipelineBuilder { TimeProvider = _time }
@@ -60,6 +62,10 @@ public sealed class RedisDispatchEngine : IDispatchEngine, IRemoteStreams
         _store.ConnectionRestored += (_, _) =>
         {
             Interlocked.Exchange(ref _unreachableSinceMs, 0);
+
+            // The store has just proven Redis answers (scripts reloaded, subscriptions confirmed): a breaker opened
+            // during the outage would otherwise refuse the catch-up reads and publishes for the rest of its break.
+            _circuitControl.CloseAsync().GetAwaiter().GetResult();
             _sink?.OnEngineRestored();
         };
     }
