@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chaos scenarios against a local cluster (deploy/local/cluster.sh): kill -9 of a node, rolling restart with
 # drain, Redis down for 10 s, a node frozen for 20 s. Prints one `chaos <scenario>: key=value ...` line per
-# scenario and writes summary.md, chaos.json and one SVG chart per scenario. How to read them: bench/CHAOS.md.
+# scenario and writes summary.md, chaos.json and one SVG chart per scenario. How to read them: docs/operations.md, "Reading the chaos results".
 #
 #   bench/chaos.sh [--quick] [--clients C] [--scenarios kill,rolling,redis,freeze] [--out DIR] [-- more Chaos options]
 #

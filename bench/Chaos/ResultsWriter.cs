@@ -12,7 +12,7 @@ public static class ResultsWriter
         Directory.CreateDirectory(outDir);
         var md = new StringBuilder();
         md.Append("# Chaos results\n\n");
-        md.Append(CultureInfo.InvariantCulture, $"Run {started:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores; `bench/chaos.sh` against `deploy/local/cluster.sh` ({env.Nodes} nodes, Redis engine, HAProxy). How to read the figures: bench/CHAOS.md.\n\n");
+        md.Append(CultureInfo.InvariantCulture, $"Run {started:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores; `bench/chaos.sh` against `deploy/local/cluster.sh` ({env.Nodes} nodes, Redis engine, HAProxy). How to read the figures: docs/operations.md, \"Reading the chaos results\".\n\n");
         md.Append("```\n");
         foreach (var r in results)
         {
