@@ -2,7 +2,9 @@
 # Gateway vs the floor (raw Kestrel broadcaster) and the peers (SignalR JSON/MessagePack, Node ws).
 # Builds everything in Release, runs each server pinned to core 0 (taskset -c 0) and the load generator
 # on core 1 (taskset -c 1), alternating servers within each repetition, and writes
-# bench/results/<date>/{*.json,*.md,summary.md,*.png}. Loopback only; every run is bounded in time.
+# bench/results/<date>/: summary.md (+ .csv/.json), charts (charts.md, *.png), one <run>.md per run, and the
+# raw per-run JSON packed into one raw.tar.gz (what the repository keeps of a dated run; `tar -xzf raw.tar.gz`
+# restores the files to re-summarize). Loopback only; every run is bounded in time.
 #
 #   bench/compare.sh             full comparison (~20 min on the 2-core reference machine)
 #   bench/compare.sh --quick     smoke run (< 2 min after the build; CI checks that results appear)
@@ -58,6 +60,16 @@ OUT="$(cd "$OUT" && pwd)"
 LOG="$OUT/compare.log"
 echo "==== $(date -u) bench/compare.sh $ARGS" >> "$LOG"
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
+# Packs the raw per-run results (<workload>__<target>__r<N>.json) of $1 into $1/raw.tar.gz and removes
+# them: the repository keeps summaries, charts and one compressed raw set per dated run. Not for --quick.
+pack_raw() {
+  local dir=$1 files
+  [[ $QUICK == 1 ]] && return 0
+  files=$(cd "$dir" && ls -- *__*.json 2>/dev/null | sort) || true
+  [[ -n $files ]] || return 0
+  (cd "$dir" && tar --sort=name --mtime='2000-01-01 00:00Z' --owner=0 --group=0 --numeric-owner -cf - $files | gzip -9n > raw.tar.gz && rm -f $files)
+  log "packed $(wc -w <<< "$files") raw result files into $dir/raw.tar.gz"
+}
 
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 CONFIG=Release
@@ -313,10 +325,11 @@ if [[ $CLUSTER == 1 ]]; then
   stop_redis
   HEADER="Command: \`bench/compare.sh --cluster --reps $REPS\` (CL_CONNS=$CL_CONNS CL_GROUPS=$CL_GROUPS CL_RATES=\"$CL_RATES\") — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r), .NET $(dotnet --version 2>/dev/null), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2). Cluster: node A taskset -c 0, node B taskset -c 1, LoadTest and redis-server taskset -c 0,1. Hop: node taskset -c 0, LoadTest and redis-server taskset -c 1. Duration $(( $(date +%s) - START )) s."
   "$BIN_LT" cluster-summary "$OUT" --header "$HEADER" > /dev/null 2>>"$LOG" || log "cluster-summary failed"
-  count=$(ls "$OUT"/*.json 2>/dev/null | wc -l)
+  count=$(ls "$OUT"/*__*.json 2>/dev/null | wc -l)
   log "done: $count result files, summary at $OUT/summary.md ($(( $(date +%s) - START )) s)"
-  [[ $count -gt 0 && -f "$OUT/summary.md" ]]
-  exit $?
+  [[ $count -gt 0 && -f "$OUT/summary.md" ]] || exit 1
+  pack_raw "$OUT"
+  exit 0
 fi
 
 START=$(date +%s)
@@ -338,6 +351,7 @@ fi
 HEADER="Command: \`bench/compare.sh $([[ $QUICK == 1 ]] && echo --quick) --reps $REPS\` — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), .NET $(dotnet --version 2>/dev/null), node $(node --version 2>/dev/null). Servers pinned with taskset -c 0, LoadTest with taskset -c 1; each run starts a fresh server process. Duration $(( $(date +%s) - START )) s."
 "$BIN_LT" summarize "$OUT" --header "$HEADER" > /dev/null 2>>"$LOG" || log "summarize failed"
 "$BIN_LT" report "$OUT" --out "$OUT" >> "$LOG" 2>&1 || log "report failed"
-count=$(ls "$OUT"/*.json 2>/dev/null | wc -l)
+count=$(ls "$OUT"/*__*.json 2>/dev/null | wc -l)
 log "done: $count result files, summary at $OUT/summary.md ($(( $(date +%s) - START )) s)"
-[[ $count -gt 0 && -f "$OUT/summary.md" ]]
+[[ $count -gt 0 && -f "$OUT/summary.md" ]] || exit 1
+pack_raw "$OUT"

@@ -5,6 +5,7 @@ using Gateway.Dispatch;
 using Gateway.Dispatch.Engines.Redis;
 using Gateway.Hosting;
 using Gateway.Operations;
+using Gateway.Operations.Demo;
 using Gateway.Transport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.Json;
@@ -23,7 +24,14 @@ public static class GatewayApp
     /// <param name="configure">Last chance to change the builder (tests add configuration or log providers).</param>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        var environmentName = LaunchEnvironment.Resolve(args, Environment.GetEnvironmentVariable);
+        (args, var listeners) = HostingUrls.Take(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, EnvironmentName = environmentName });
+        foreach (var (key, value) in listeners)
+        {
+            builder.Configuration[key] = value;
+        }
+
         var services = builder.Services;
         var section = builder.Configuration.GetSection(GatewayOptions.SectionName);
 
@@ -89,8 +97,11 @@ public static class GatewayApp
         configure?.Invoke(builder);
 
         // Read after `configure`, so tests and callers can set urls / Gateway:Tcp too.
-        var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
-        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, null);
+        var urls = KestrelEndpoints.ResolveUrls(builder.Configuration);
+        // KestrelEndpoints binds these itself; blanked so nothing else reads them (see HostingUrls).
+        builder.Configuration[WebHostDefaults.ServerUrlsKey] = "";
+        builder.Configuration[WebHostDefaults.HttpPortsKey] = "";
+        builder.Configuration[WebHostDefaults.HttpsPortsKey] = "";
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             var tcp = new TcpOptions();
@@ -108,6 +119,10 @@ public static class GatewayApp
         app.MapPublishApi();
         app.MapOpenApi();
         app.MapGatewayOperations();
+        if (app.Environment.IsDevelopment())
+        {
+            app.MapDemo(); // hands out tokens: never outside Development
+        }
 
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -1,7 +1,7 @@
 using Gateway;
 using Gateway.Cli;
 
-// `gateway token ...` and `gateway apikey` are developer commands; anything else runs the server.
+// `gateway token`, `gateway apikey`, `gateway keygen` and `gateway help` are commands; anything else runs the server.
 if (args.Length > 0 && DevCommands.TryRun(args, Console.Out, Console.Error, out var exitCode))
 {
     return exitCode;

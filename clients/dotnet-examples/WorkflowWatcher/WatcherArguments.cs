@@ -1,15 +1,19 @@
 namespace WorkflowWatcher;
 
 /// <summary>The command line of the watcher.</summary>
-internal sealed record WatcherArguments(IReadOnlyList<Uri> Urls, string Token, string Workflow)
+internal sealed record WatcherArguments(IReadOnlyList<Uri> Urls, string Token, string Workflow, bool Notifications, bool Broadcasts)
 {
-    public const string Usage = "usage: workflow-watcher --url ws://localhost:5080/ws [--url tcp://localhost:5081] --token <jwt> --workflow <id>\n       (the token can also come from the ARCHMESH_TOKEN environment variable)";
+    public const string Usage = "usage: workflow-watcher --url ws://localhost:5080/ws [--url tcp://localhost:5081] --token <jwt> --workflow <id> [--notifications] [--broadcasts]\n"
+        + "       --notifications: also print (and ack) the user's notifications; --broadcasts: also print broadcasts\n"
+        + "       (the token can also come from the ARCHMESH_TOKEN environment variable)";
 
     public static bool TryParse(string[] args, out WatcherArguments arguments, out string problem)
     {
         var urls = new List<Uri>();
         string? token = Environment.GetEnvironmentVariable("ARCHMESH_TOKEN");
         string? workflow = null;
+        var notifications = false;
+        var broadcasts = false;
         arguments = null!;
         for (var i = 0; i < args.Length; i++)
         {
@@ -34,6 +38,12 @@ internal sealed record WatcherArguments(IReadOnlyList<Uri> Urls, string Token, s
                     workflow = value;
                     i++;
                     break;
+                case "--notifications":
+                    notifications = true;
+                    break;
+                case "--broadcasts":
+                    broadcasts = true;
+                    break;
                 default:
                     problem = $"unexpected argument '{args[i]}'";
                     return false;
@@ -49,7 +59,7 @@ internal sealed record WatcherArguments(IReadOnlyList<Uri> Urls, string Token, s
             return false;
         }
 
-        arguments = new WatcherArguments(urls, token!, workflow!);
+        arguments = new WatcherArguments(urls, token!, workflow!, notifications, broadcasts);
         return true;
     }
 }

@@ -1,4 +1,4 @@
-// npm test (after the build): unit + golden vectors, gateway integration, browser; exits non-zero on failure.
+// npm test (after the build): unit + golden vectors, gateway integration, browser, packaging; exits non-zero on failure.
 // Each group runs with the built-in runner (node --test) so CI reads its TAP summary.
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -11,6 +11,7 @@ const groups = [
   ["unit + golden vectors", ["--test", "test/unit/"]],
   ["gateway integration", ["--test", "--test-concurrency=1", "test/gateway/"]],
   ["browser", ["--test", "test/browser/"]],
+  ["package (npm pack, install in a web project, bundler import)", ["--test", "test/package/"]],
 ];
 const only = process.argv.slice(2);
 let failed = 0;

@@ -1,18 +1,38 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using Gateway.Auth;
 using Gateway.Configuration;
+using Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
 
 namespace Gateway.Cli;
 
 /// <summary>
-/// Developer commands run instead of the server:
+/// Commands run instead of the server:
 /// <c>gateway token --user alice [--subscribe 'workflow:*']... [--publish 'team:*']... [--ttl 1h]</c>
-/// prints a JWT signed with the first configured HS256 key (or the Development key), and
-/// <c>gateway apikey</c> prints the Development API key.
+/// prints a JWT signed with the first configured HS256 key, or with the Development key when no key is
+/// configured; <c>gateway apikey</c> prints the Development API key; <c>gateway keygen</c> prints a new
+/// signing secret (or, with <c>--api-key</c>, a new API key) for a production configuration.
+/// Configuration is read like the server reads it: appsettings, <c>Gateway__*</c> environment variables,
+/// <c>--Gateway:X=Y</c> arguments.
 /// </summary>
 public static class DevCommands
 {
+    /// <summary>The usage text (<c>gateway help</c>).</summary>
+    public const string Usage = """
+        gateway                         run the server (configuration: appsettings.json, Gateway__* env vars, --Gateway:X=Y)
+        gateway token --user ID [--subscribe PATTERN]... [--publish PATTERN]... [--ttl 1h] [--dev-key-file PATH]
+                                        print a JWT for a client (or a publisher with --publish), signed with the
+                                        first HS256 key of Gateway:Auth:SigningKeys, or the Development key when none
+                                        is configured (--dev-key-file: the dev key file, default ~/.archmesh/dev-keys.json)
+        gateway apikey [--dev-key-file PATH]
+                                        print the Development API key (header X-Api-Key)
+        gateway keygen                  print a new HS256 signing secret (base64, 32 random bytes) for
+                                        Gateway__Auth__SigningKeys__0__Secret
+        gateway keygen --api-key        print a new API key (its SHA-256 for Gateway__Auth__ApiKeys__0__Sha256 goes to stderr)
+        Every command also takes configuration overrides: --Gateway:Auth:Issuer=X, --Gateway:Auth:SigningKeys:0:Secret=...
+        """;
+
     /// <summary>Runs a command when <paramref name="args"/> names one.</summary>
     /// <returns>False when the arguments are not a command (the server should start).</returns>
     public static bool TryRun(string[] args, TextWriter output, TextWriter error, out int exitCode)
@@ -21,81 +41,70 @@ public static class DevCommands
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         exitCode = 0;
-        switch (args[0])
+        if (args.Length == 0)
         {
-            case "token":
-                exitCode = Token(args[1..], output, error);
-                return true;
-            case "apikey":
-                exitCode = ApiKey(args[1..], output, error);
-                return true;
-            case "help" or "--help" or "-h":
-                output.WriteLine(Usage);
-                return true;
-            default:
-                return false;
+            return false;
         }
+
+        Func<CommandLine, TextWriter, TextWriter, int>? command = args[0] switch
+        {
+            "token" => Token,
+            "apikey" => ApiKey,
+            "keygen" => KeyGen,
+            _ => null,
+        };
+        if (args[0] is "help" or "--help" or "-h")
+        {
+            output.WriteLine(Usage);
+            return true;
+        }
+
+        if (command is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            exitCode = command(CommandLine.Parse(args[0], args[1..]), output, error);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
+        {
+            error.WriteLine($"{args[0]}: {e.Message}");
+            error.WriteLine(Usage);
+            exitCode = 2;
+        }
+
+        return true;
     }
 
-    private const string Usage = """
-        gateway                         run the server (configuration: appsettings.json, Gateway__* env vars, --Gateway:X=Y)
-        gateway token --user ID [--subscribe PATTERN]... [--publish PATTERN]... [--ttl 1h] [--config-key-file PATH]
-                                        print a JWT for a client (or a publisher with --publish)
-        gateway apikey                  print the Development API key (header X-Api-Key)
-        """;
-
-    private static int Token(string[] args, TextWriter output, TextWriter error)
+    private static int Token(CommandLine line, TextWriter output, TextWriter error)
     {
-        string? user = null;
-        var subscribe = new List<string>();
-        var publish = new List<string>();
-        var ttl = TimeSpan.FromHours(1);
-        var rest = new List<string>();
-        for (var i = 0; i < args.Length; i++)
-        {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            try
-            {
-                switch (args[i])
-                {
-                    case "--user" or "-u":
-                        user = Next();
-                        break;
-                    case "--subscribe" or "-s":
-                        subscribe.Add(Next());
-                        break;
-                    case "--publish" or "-p":
-                        publish.Add(Next());
-                        break;
-                    case "--ttl":
-                        ttl = ParseDuration(Next());
-                        break;
-                    default:
-                        rest.Add(args[i]);
-                        break;
-                }
-            }
-            catch (Exception e) when (e is ArgumentException or FormatException)
-            {
-                error.WriteLine(e.Message);
-                return 2;
-            }
-        }
-
+        var user = line.Single("--user");
+        var subscribe = line.All("--subscribe");
+        var publish = line.All("--publish");
+        var ttl = line.Single("--ttl") is { } text ? ParseDuration(text) : TimeSpan.FromHours(1);
         if (string.IsNullOrEmpty(user) && publish.Count == 0)
         {
-            error.WriteLine("token: --user is required (or --publish for a publisher token).\n" + Usage);
-            return 2;
+            throw new ArgumentException("--user is required (or --publish for a publisher token).");
         }
 
-        var options = LoadOptions([.. rest]);
-        var key = options.Auth.SigningKeys.FirstOrDefault(k => k.Algorithm == "HS256" && !string.IsNullOrEmpty(k.Secret));
+        var options = LoadOptions(line);
         byte[] secret;
-        string keyId;
-        if (key is not null)
+        string? keyId;
+        if (options.Auth.SigningKeys.Count > 0)
         {
+            // Sign with the key the gateway validates with, or the token would be refused.
+            var key = options.Auth.SigningKeys.FirstOrDefault(k => k.Algorithm == "HS256")
+                ?? throw new InvalidOperationException(
+                    "Gateway:Auth:SigningKeys holds only public keys (RS256/ES256): tokens for them are signed by whoever holds the private key (your identity provider); this command signs HS256 only.");
+            if (SigningKeys.Check(key) is { } problem)
+            {
+                throw new InvalidOperationException($"Gateway:Auth:SigningKeys: {problem}");
+            }
+
             secret = Convert.FromBase64String(key.Secret!);
-            keyId = key.Id ?? "";
+            keyId = string.IsNullOrEmpty(key.Id) ? null : key.Id;
         }
         else
         {
@@ -105,30 +114,53 @@ public static class DevCommands
             keyId = DevKeys.KeyId;
         }
 
-        output.WriteLine(TokenMinter.Mint(secret, options.Auth.Issuer, options.Auth.Audience, user ?? "", subscribe, publish, ttl, keyId.Length == 0 ? null : keyId));
+        output.WriteLine(TokenMinter.Mint(secret, options.Auth.Issuer, options.Auth.Audience, user ?? "", subscribe, publish, ttl, keyId));
         return 0;
     }
 
-    private static int ApiKey(string[] args, TextWriter output, TextWriter error)
+    private static int ApiKey(CommandLine line, TextWriter output, TextWriter error)
     {
-        var options = LoadOptions(args);
+        var options = LoadOptions(line);
         var (dev, _) = DevKeys.LoadOrCreate(options.Auth.DevKeyFile);
         output.WriteLine(dev.ApiKey);
-        error.WriteLine("(Development API key; production keys are configured as SHA-256 hashes in Gateway:Auth:ApiKeys.)");
+        error.WriteLine("(Development API key; production keys are configured as SHA-256 hashes in Gateway:Auth:ApiKeys: see `gateway keygen --api-key`.)");
         return 0;
     }
 
-    private static GatewayOptions LoadOptions(string[] args)
+    private static int KeyGen(CommandLine line, TextWriter output, TextWriter error)
     {
-        var configuration = new ConfigurationBuilder()
+        if (line.Flag("--api-key"))
+        {
+            var key = "ak_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+            output.WriteLine(key);
+            error.WriteLine($"sha256: {Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))}  (the gateway stores only this: Gateway__Auth__ApiKeys__0__Sha256)");
+            return 0;
+        }
+
+        output.WriteLine(Convert.ToBase64String(RandomNumberGenerator.GetBytes(SigningKeys.MinimumSecretBytes)));
+        return 0;
+    }
+
+    /// <summary>Reads configuration the way the server does (same files, variables and overrides).</summary>
+    private static GatewayOptions LoadOptions(CommandLine line)
+    {
+        var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT")
+            ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT")
+            ?? LaunchEnvironment.Resolve([], Environment.GetEnvironmentVariable)
+            ?? "Production";
+        var builder = new ConfigurationBuilder()
             .SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)
-            .AddJsonFile("appsettings.Development.json", optional: true)
+            .AddJsonFile($"appsettings.{environment}.json", optional: true)
             .AddEnvironmentVariables()
-            .AddCommandLine(args)
-            .Build();
+            .AddInMemoryCollection(line.Configuration);
+        if (line.Single("--dev-key-file") is { } file)
+        {
+            builder.AddInMemoryCollection([new(GatewayOptions.SectionName + ":Auth:DevKeyFile", file)]);
+        }
+
         var options = new GatewayOptions();
-        configuration.GetSection(GatewayOptions.SectionName).Bind(options);
+        builder.Build().GetSection(GatewayOptions.SectionName).Bind(options);
         return options;
     }
 

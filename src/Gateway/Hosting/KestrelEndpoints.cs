@@ -5,6 +5,7 @@ using Gateway.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 
 namespace Gateway.Hosting;
 
@@ -44,6 +45,33 @@ public sealed class KestrelEndpoints
             default:
                 return IPAddress.TryParse(value.Trim('[', ']'), out address);
         }
+    }
+
+    /// <summary>
+    /// The HTTP URLs to bind, from the standard settings in ASP.NET Core's order: <c>urls</c>
+    /// (<c>--urls</c>, <c>ASPNETCORE_URLS</c>), else <c>http_ports</c>/<c>https_ports</c>
+    /// (<c>ASPNETCORE_HTTP_PORTS</c>, set by the official container images) on every address; null means
+    /// <see cref="DefaultUrl"/>.
+    /// </summary>
+    public static string? ResolveUrls(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var urls = configuration[WebHostDefaults.ServerUrlsKey];
+        if (!string.IsNullOrWhiteSpace(urls))
+        {
+            return urls;
+        }
+
+        var ports = new List<string>();
+        foreach (var (key, scheme) in new[] { (WebHostDefaults.HttpPortsKey, "http"), (WebHostDefaults.HttpsPortsKey, "https") })
+        {
+            foreach (var port in (configuration[key] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                ports.Add($"{scheme}://*:{port}");
+            }
+        }
+
+        return ports.Count == 0 ? null : string.Join(';', ports);
     }
 
     internal void Configure(KestrelServerOptions kestrel, string? urls, TcpOptions tcp)
