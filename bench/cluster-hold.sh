@@ -4,7 +4,10 @@
 # publishes ONE broadcast over the HTTP API and counts, per connection, that it arrived exactly once.
 # Reports the connect rate through HAProxy, RSS per node and per connection, and HAProxy's RSS.
 #
-#   bench/cluster-hold.sh [--connections 51000] [--hold 300] [--out DIR]
+#   bench/cluster-hold.sh [--connections 51000] [--hold 300] [--connect-rate 250] [--out DIR]
+#
+# --connect-rate is the total rate of new connections (split over the load-generator processes): on 2 shared cores,
+# connecting as fast as possible makes WebSocket handshakes queue past the load generator's timeout.
 #
 # Needs a cluster from deploy/local/cluster.sh with enough HAProxy processes: one process holds at most
 # ~9,900 proxied connections under the 20,000-file limit, so start it with e.g. `LB_PROCS=7 deploy/local/cluster.sh up`
@@ -13,11 +16,12 @@
 # Loopback only; bounded by --hold plus the connect and settle phases.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CONNS=51000; HOLD=300; OUT=""
+CONNS=51000; HOLD=300; OUT=""; RATE=250
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --connections) CONNS="$2"; shift 2 ;;
     --hold) HOLD="$2"; shift 2 ;;
+    --connect-rate) RATE="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -46,12 +50,13 @@ rss() { local t=0; for p in "$@"; do t=$(( t + $(awk '/VmRSS/{print $2}' "/proc/
 LB_RSS0=$(rss $LB_PIDS)
 echo "holding $CONNS connections through HAProxy 127.0.0.1:$LB_HTTP_PORT ($LB_PROCS_RUNNING processes) on $NODES nodes (pids $PIDS) for $HOLD s"
 dotnet "$LT" run --scenario hold --target archmesh-ws --host 127.0.0.1 --port "$LB_HTTP_PORT" --http-port "$LB_HTTP_PORT" \
-  --connections "$CONNS" --groups 0 --per-process 9000 --sources 8 --connect-concurrency 128 \
+  --connections "$CONNS" --groups 0 --per-process 9000 --sources 8 --connect-concurrency 64 \
+  --connect-rate "$(python3 -c "import math,sys; print(round($RATE / math.ceil($CONNS / 9000), 1))")" \
   --hold "$HOLD" --drain 15 --timeout $(( HOLD + 900 )) --server-pids "$PIDS" \
   --jwt-secret "$SECRET" --jwt-kid dev --api-key "$APIKEY" --label hold-"$CONNS" --out "$OUT" &
 LTPID=$!
-# HAProxy's RSS while the connections are held (sampled in the middle of the hold).
-( sleep $(( HOLD / 2 + 60 )); echo "$(rss $LB_PIDS)" > "$OUT/.lb-rss" ) &
+# HAProxy's RSS while the connections are held (sampled in the middle of the hold: after the connect phase at --connect-rate).
+( sleep $(( CONNS / RATE + HOLD / 2 )); echo "$(rss $LB_PIDS)" > "$OUT/.lb-rss" ) &
 SAMPLER=$!
 wait $LTPID
 kill "$SAMPLER" 2>/dev/null || true

@@ -186,12 +186,15 @@ public sealed class DeploymentManifestTests
     {
         var path = Path.Combine(Deploy, "docker", "haproxy.cfg");
         var lines = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
-        Assert.Equal(
-            ["server gateway-1 gateway-1:5080 check", "server gateway-2 gateway-2:5080 check", "server gateway-3 gateway-3:5080 check",
-             "server gateway-1 gateway-1:5081 check port 5080", "server gateway-2 gateway-2:5081 check port 5080", "server gateway-3 gateway-3:5081 check port 5080"],
-            lines.Where(l => l.StartsWith("server ", StringComparison.Ordinal)));
-        Assert.Equal(2, lines.Count(l => l == "option httpchk GET /health/ready"));
-        Assert.Equal(2, lines.Count(l => l == "balance leastconn"));
+        // Like deploy/haproxy/haproxy.cfg.template: a Healthy-only backend and a fallback of ready-but-degraded nodes, per front end.
+        string[] http = ["server gateway-1 gateway-1:5080 check", "server gateway-2 gateway-2:5080 check", "server gateway-3 gateway-3:5080 check"];
+        string[] tcp = ["server gateway-1 gateway-1:5081 check port 5080", "server gateway-2 gateway-2:5081 check port 5080", "server gateway-3 gateway-3:5081 check port 5080"];
+        Assert.Equal([.. http, .. http, .. tcp, .. tcp], lines.Where(l => l.StartsWith("server ", StringComparison.Ordinal)));
+        Assert.Equal(4, lines.Count(l => l == "http-check send meth GET uri /health/ready"));
+        Assert.Equal(2, lines.Count(l => l == "http-check expect hdr name X-Health-Status value Healthy"));
+        Assert.Contains("use_backend be_serving if { nbsrv(be_ready) eq 0 }", lines);
+        Assert.Contains("use_backend be_tcp_serving if { nbsrv(be_tcp_ready) eq 0 }", lines);
+        Assert.Equal(4, lines.Count(l => l == "balance leastconn"));
         Assert.Contains("option redispatch", lines);
         Assert.Equal(["bind :6080", "bind :6081", "bind :6082"], lines.Where(l => l.StartsWith("bind ", StringComparison.Ordinal)));
         Assert.Contains("stats enable", lines);
