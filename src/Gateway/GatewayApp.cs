@@ -111,6 +111,8 @@ public static class GatewayApp
         });
 
         var app = builder.Build();
+        // First: the per-address cap on /ws, refusals and the request log read the client's address.
+        app.UseGatewayForwardedHeaders();
         app.UseExceptionHandler();
         // Framework refusals (404, 405, 415) become problem+json too, never an empty body.
         app.UseStatusCodePages();

@@ -96,6 +96,15 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
             failures.Add($"Gateway:Tcp:BindAddress '{options.Tcp.BindAddress}' is not an IP address, 'localhost' or '*'.");
         }
 
+        var proxies = options.Http.ForwardedHeaders.KnownProxies;
+        for (var i = 0; i < proxies.Count; i++)
+        {
+            if (!TrustedProxyOptions.TryParseProxy(proxies[i], out _))
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"Gateway:Http:ForwardedHeaders:KnownProxies:{i} '{proxies[i]}' is not an IP address (10.0.0.5) or a CIDR network (10.0.0.0/8, fd00::/8; no bits set after the prefix)."));
+            }
+        }
+
         ValidateKeys(failures, options.Auth);
 
         var development = environment.IsDevelopment();

@@ -2,9 +2,15 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Gateway.Configuration;
 
-/// <summary><c>Gateway:Http</c>: the HTTP publish API.</summary>
+/// <summary><c>Gateway:Http</c>: the HTTP publish API and the HTTP listener.</summary>
 public sealed class HttpApiOptions
 {
+    /// <summary>
+    /// Proxies whose <c>X-Forwarded-For</c> names the client (for the per-address cap and logs on <c>/ws</c>
+    /// and the API). None by default: the header is ignored.
+    /// </summary>
+    public TrustedProxyOptions ForwardedHeaders { get; set; } = new();
+
     /// <summary>Largest request body (bytes); larger bodies get 413.</summary>
     [Range(1024, 256 * 1024 * 1024)]
     public int MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;

@@ -35,6 +35,9 @@ public sealed class StartupValidationTests
         { "Gateway:Dispatch:RingCapacity", "1000", "Gateway:Dispatch:RingCapacity" },
         { "Gateway:Engine:Kind", "postgres", "Gateway:Engine:Kind" },
         { "Gateway:Engine:Replicas", "0", "Gateway:Engine:Replicas" },
+        { "Gateway:Http:ForwardedHeaders:KnownProxies:0", "haproxy.internal", "Gateway:Http:ForwardedHeaders:KnownProxies:0" },
+        { "Gateway:Http:ForwardedHeaders:KnownProxies:0", "10.0.0.0/33", "Gateway:Http:ForwardedHeaders:KnownProxies:0" },
+        { "Gateway:Http:ForwardedHeaders:KnownProxies:0", "10.0.0.1/8", "Gateway:Http:ForwardedHeaders:KnownProxies:0" },
     };
 
     [Fact]
