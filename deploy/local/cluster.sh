@@ -214,6 +214,11 @@ start_node() {
   port_taken "$http" && die "port $http (node $i HTTP) is already in use"
   port_taken "$tcp" && die "port $tcp (node $i raw TCP) is already in use"
   [[ -f "$GATEWAY_DLL" ]] || die "$GATEWAY_DLL is missing: run with BUILD=1"
+  # HAProxy (127.0.0.1) is the only proxy trusted for X-Forwarded-For (the template sets `option forwardfor`):
+  # on /ws and the HTTP API the per-address cap and the logs see the client. The per-address cap stays at
+  # 19000 all the same: raw TCP carries no header (PROXY protocol is not supported), so every raw TCP
+  # connection through HAProxy counts as 127.0.0.1, and the local load generators all connect from
+  # 127.0.0.1 anyway; a lower cap would refuse them. Lower it with NODE_ENV on a WebSocket-only run.
   # shellcheck disable=SC2086  # NODE_ENV is a list of K=V words
   (
     # Content root = the build output, so appsettings*.json are read as in a deployment (WORKDIR /app).
@@ -227,6 +232,7 @@ start_node() {
       Gateway__Tcp__Port="$tcp" \
       Gateway__Tcp__BindAddress=127.0.0.1 \
       Gateway__Limits__MaxConnectionsPerIp=19000 \
+      Gateway__Http__ForwardedHeaders__KnownProxies__0=127.0.0.1 \
       $NODE_ENV \
       setsid dotnet "$GATEWAY_DLL" --urls "http://127.0.0.1:$http" </dev/null >>"$RUN_DIR/node-$i.log" 2>&1
   ) &
