@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 
 namespace Gateway.Configuration;
@@ -40,7 +41,31 @@ public sealed class TrustedProxyOptions
             return true;
         }
 
-        // IPNetwork.TryParse refuses host bits set after the prefix (10.0.0.1/8): a typo worth refusing.
-        return IPNetwork.TryParse(text, out network);
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (!IPAddress.TryParse(text.AsSpan(0, slash), out var baseAddress)
+            || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var prefix)
+            || prefix > baseAddress.GetAddressBytes().Length * 8
+            || HasBitsAfterPrefix(baseAddress.GetAddressBytes(), prefix))
+        {
+            // Bits set after the prefix (10.0.0.1/8) are refused rather than masked: such an entry is a typo,
+            // and guessing which network was meant could trust far more addresses than intended.
+            return false;
+        }
+
+        network = new IPNetwork(baseAddress, prefix);
+        return true;
+    }
+
+    private static bool HasBitsAfterPrefix(byte[] bytes, int prefix)
+    {
+        for (var bit = prefix; bit < bytes.Length * 8; bit++)
+        {
+            if ((bytes[bit / 8] & (0x80 >> (bit % 8))) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -17,14 +17,14 @@ public sealed class ForwardedHeadersTests
     public async Task From_a_known_proxy_the_per_address_cap_counts_the_forwarded_client()
     {
         await using var server = await StartAsync(knownProxy: "127.0.0.1");
-        await using var first = await OpenAsync(server, "10.0.0.1");
-        await using var second = await OpenAsync(server, "10.0.0.1");
+        using var first = await OpenAsync(server, "10.0.0.1");
+        using var second = await OpenAsync(server, "10.0.0.1");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, await UpgradeStatusAsync(server, "10.0.0.1"));
 
         // Other clients behind the same proxy still connect: the proxy's own address is not what is counted.
-        await using var other = await OpenAsync(server, "10.0.0.2");
-        await using var direct = await OpenAsync(server, forwardedFor: null);
+        using var other = await OpenAsync(server, "10.0.0.2");
+        using var direct = await OpenAsync(server, forwardedFor: null);
         Assert.Equal(4, server.GetRequiredService<ConnectionLimiter>().Count);
 
         // The refusal is logged with the client's address, not the proxy's.
@@ -36,19 +36,19 @@ public sealed class ForwardedHeadersTests
     {
         // The client wrote its own (forged) entry; the listed proxy appended the real one: only the last counts.
         await using var server = await StartAsync(knownProxy: "127.0.0.0/8");
-        await using var first = await OpenAsync(server, "192.0.2.9, 10.0.0.1");
-        await using var second = await OpenAsync(server, "192.0.2.10, 10.0.0.1");
+        using var first = await OpenAsync(server, "192.0.2.9, 10.0.0.1");
+        using var second = await OpenAsync(server, "192.0.2.10, 10.0.0.1");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, await UpgradeStatusAsync(server, "192.0.2.11, 10.0.0.1"));
-        await using var other = await OpenAsync(server, "10.0.0.1, 10.0.0.3");
+        using var other = await OpenAsync(server, "10.0.0.1, 10.0.0.3");
     }
 
     [Fact]
     public async Task Without_known_proxies_the_header_is_ignored_and_the_cap_counts_the_connecting_address()
     {
         await using var server = await StartAsync(knownProxy: null);
-        await using var first = await OpenAsync(server, "10.0.0.1");
-        await using var second = await OpenAsync(server, "10.0.0.2");
+        using var first = await OpenAsync(server, "10.0.0.1");
+        using var second = await OpenAsync(server, "10.0.0.2");
 
         // A third client address in the header does not help: every connection counts as 127.0.0.1.
         Assert.Equal(HttpStatusCode.TooManyRequests, await UpgradeStatusAsync(server, "10.0.0.3"));
@@ -60,8 +60,8 @@ public sealed class ForwardedHeadersTests
     {
         // Loopback is trusted by ASP.NET Core's defaults; the gateway trusts only what is listed.
         await using var server = await StartAsync(knownProxy: "10.9.9.9");
-        await using var first = await OpenAsync(server, "10.0.0.1");
-        await using var second = await OpenAsync(server, "10.0.0.2");
+        using var first = await OpenAsync(server, "10.0.0.1");
+        using var second = await OpenAsync(server, "10.0.0.2");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, await UpgradeStatusAsync(server, "10.0.0.3"));
     }
