@@ -11,8 +11,8 @@ namespace Gateway.Dispatch;
 public sealed partial class Dispatcher
 {
     /// <summary>
-    /// Registers a connection. When <paramref name="userId"/> is given, subscribes it to <c>user:{userId}</c>
-    /// and queues that user's pending notifications (flag Replayed) before any live notification.
+    /// Registers a connection with no per-user cap. When <paramref name="userId"/> is given, subscribes it to
+    /// <c>user:{userId}</c> and queues that user's pending notifications (flag Replayed) before any live notification.
     /// </summary>
     /// <param name="connectionId">Unique connection id.</param>
     /// <param name="userId">Authenticated user, or null.</param>
@@ -23,7 +23,26 @@ public sealed partial class Dispatcher
     /// <exception cref="InvalidOperationException">The id is already registered, or the dispatcher is stopping.</exception>
     public Session Connect(string connectionId, string? userId, FrameBuffer? connected = null)
     {
+        TryConnect(connectionId, userId, int.MaxValue, connected, out var session);
+        return session!;
+    }
+
+    /// <summary>
+    /// Registers a connection unless its user already has <paramref name="maxConnectionsPerUser"/> connections
+    /// on this node (checked and applied atomically per user, O(1) amortised). Otherwise as <see cref="Connect"/>.
+    /// </summary>
+    /// <param name="connectionId">Unique connection id.</param>
+    /// <param name="userId">Authenticated user, or null (service connections are not capped per user).</param>
+    /// <param name="maxConnectionsPerUser">The per-user cap (at least 1; <see cref="int.MaxValue"/> = none).</param>
+    /// <param name="connected">Optional first frame (ownership is taken, released when refused).</param>
+    /// <param name="session">The registered session, or null when refused.</param>
+    /// <returns>None, or <see cref="ErrorCode.UserConnectionLimit"/> (nothing registered).</returns>
+    /// <exception cref="InvalidOperationException">The id is already registered, or the dispatcher is stopping.</exception>
+    public ErrorCode TryConnect(string connectionId, string? userId, int maxConnectionsPerUser, FrameBuffer? connected, out Session? session)
+    {
         ArgumentException.ThrowIfNullOrEmpty(connectionId);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConnectionsPerUser, 1);
+        session = null;
         if (Volatile.Read(ref _state) == 2)
         {
             connected?.Release();
@@ -31,35 +50,44 @@ public sealed partial class Dispatcher
         }
 
         var slice = (int)((uint)Interlocked.Increment(ref _nextSlice) % (uint)_workers.Length);
-        var session = new Session(connectionId, userId, new OutboundQueue(_options.Outbound, Counters), slice);
+        var created = new Session(connectionId, userId, new OutboundQueue(_options.Outbound, Counters), slice);
         if (connected is not null)
         {
-            session.TryEnqueueControl(connected);
+            created.TryEnqueueControl(connected);
         }
 
-        if (!_sessions.TryAdd(connectionId, session))
+        // The user's entry first: the cap is decided before the session becomes visible anywhere.
+        if (userId is not null && !TryAddToUser(userId, created, maxConnectionsPerUser))
         {
-            session.MarkClosed();
-            session.Outbound.Complete(discard: true);
+            created.MarkClosed();
+            created.Outbound.Complete(discard: true);
+            return ErrorCode.UserConnectionLimit;
+        }
+
+        if (!_sessions.TryAdd(connectionId, created))
+        {
+            created.MarkClosed();
+            created.Outbound.Complete(discard: true);
+            if (userId is not null)
+            {
+                RemoveFromUser(userId, created);
+            }
+
             throw new InvalidOperationException($"Connection id '{connectionId}' is already registered.");
         }
 
         Interlocked.Increment(ref _connectionCount);
-        if (userId is not null)
-        {
-            _users.AddOrUpdate(userId, static (_, s) => [s], static (_, existing, s) => [.. existing, s], session);
-        }
-
-        _slices[slice].Add(session);
+        _slices[slice].Add(created);
 
         if (userId is not null && TryGetOrCreateTopic(TopicRules.UserPrefix + userId, out var userTopic) == ErrorCode.None)
         {
-            session.AddSubscriptionUnchecked(userTopic.Name);
-            var item = new DispatchItem { Kind = DispatchItemKind.AttachUser, Topic = userTopic, Session = session };
+            created.AddSubscriptionUnchecked(userTopic.Name);
+            var item = new DispatchItem { Kind = DispatchItemKind.AttachUser, Topic = userTopic, Session = created };
             EnqueueControlOrWait(userTopic.Owner, item);
         }
 
-        return session;
+        session = created;
+        return ErrorCode.None;
     }
 
     /// <summary>Unregisters a connection: idempotent; removes it from every registry and releases its queued frames.</summary>
@@ -82,8 +110,11 @@ public sealed partial class Dispatcher
     /// <summary>The session with this connection id, or null.</summary>
     public Session? FindSession(string connectionId) => _sessions.TryGetValue(connectionId, out var s) ? s : null;
 
-    /// <summary>The connections of a user (empty when none).</summary>
-    public IReadOnlyList<Session> GetUserSessions(string userId) => _users.TryGetValue(userId, out var list) ? list : [];
+    /// <summary>A copy of the connections of a user (empty when none). O(connections of the user): not for hot paths.</summary>
+    public IReadOnlyList<Session> GetUserSessions(string userId) => _users.TryGetValue(userId, out var entry) ? entry.Snapshot() : [];
+
+    /// <summary>Connections of a user on this node at this moment (O(1)).</summary>
+    public int GetUserConnectionCount(string userId) => _users.TryGetValue(userId, out var entry) ? entry.Count : 0;
 
     /// <summary>
     /// Subscribes <paramref name="session"/> (permissions already checked by the host). On success the
@@ -186,17 +217,7 @@ public sealed partial class Dispatcher
 
         if (session.UserId is { } userId)
         {
-            while (_users.TryGetValue(userId, out var list))
-            {
-                var without = Array.FindAll(list, s => !ReferenceEquals(s, session));
-                var done = without.Length == 0
-                    ? _users.TryRemove(KeyValuePair.Create(userId, list))
-                    : _users.TryUpdate(userId, without, list);
-                if (done)
-                {
-                    break;
-                }
-            }
+            RemoveFromUser(userId, session);
         }
 
         _slices[session.Slice].Remove(session);
@@ -213,6 +234,34 @@ public sealed partial class Dispatcher
                 // Fan-out skips and drops closed sessions, so nothing is lost by not queueing this.
                 Log.ControlRingFull(_logger, topic.Owner.Index, "unsubscribe", session.ConnectionId);
             }
+        }
+    }
+
+    private bool TryAddToUser(string userId, Session session, int max)
+    {
+        while (true)
+        {
+            var entry = _users.GetOrAdd(userId, static _ => new UserSessions());
+            switch (entry.TryAdd(session, max))
+            {
+                case UserSessions.AddResult.Added:
+                    return true;
+                case UserSessions.AddResult.AtLimit:
+                    return false;
+                default:
+                    // Emptied by a concurrent disconnect and being dropped: make sure it is gone, then retry.
+                    _users.TryRemove(KeyValuePair.Create(userId, entry));
+                    break;
+            }
+        }
+    }
+
+    private void RemoveFromUser(string userId, Session session)
+    {
+        if (_users.TryGetValue(userId, out var entry) && entry.Remove(session))
+        {
+            // Only this exact (retired) entry: a fresh one created meanwhile stays.
+            _users.TryRemove(KeyValuePair.Create(userId, entry));
         }
     }
 

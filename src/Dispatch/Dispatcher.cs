@@ -30,7 +30,7 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
     private readonly ConcurrentDictionary<string, TopicState> _topics;
     private readonly ConcurrentDictionary<string, TopicState>.AlternateLookup<ReadOnlySpan<char>> _topicsBySpan;
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Session[]> _users = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, UserSessions> _users = new(StringComparer.Ordinal);
     private readonly Lock _topicCreation = new();
     private readonly DispatchMetrics _metrics;
     private readonly ObjectPool<PublishCompletion> _completions = new DefaultObjectPool<PublishCompletion>(new DefaultPooledObjectPolicy<PublishCompletion>(), 1024);

@@ -55,6 +55,7 @@ export class GatewayError extends Error {
       4004: ErrorCode.IdleTimeout,
       4008: ErrorCode.SlowConsumer,
       4009: ErrorCode.TooManyConnections,
+      4010: ErrorCode.UserConnectionLimit,
       1012: ErrorCode.ServerShuttingDown,
       1011: ErrorCode.InternalError,
       1003: ErrorCode.TextNotSupported,

@@ -49,6 +49,9 @@ public sealed class Session
     /// <summary>Position in its broadcast slice's array (maintained under the slice's lock).</summary>
     internal int SliceIndex { get; set; } = -1;
 
+    /// <summary>Position in its user's <see cref="UserSessions"/> array (maintained under that entry's lock).</summary>
+    internal int UserIndex { get; set; } = -1;
+
     /// <summary>
     /// Queues a frame of the host's own (Connected, Pong, Error, Refreshed, GoAway). Takes ownership;
     /// never shed; false (and the buffer released) when the session is closed.

@@ -13,6 +13,13 @@ public sealed class LimitsOptions
     [Range(1, 1_000_000)]
     public int MaxConnectionsPerIp { get; set; } = 5_000;
 
+    /// <summary>
+    /// Connections one authenticated user (token <c>sub</c>) may hold on this node; the next is refused after
+    /// authentication with Error <c>user_connection_limit</c> and close 4010. 0 = no per-user cap.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int MaxConnectionsPerUser { get; set; } = 100;
+
     /// <summary>Largest frame body a client may send (bytes).</summary>
     [Range(64, 16 * 1024 * 1024)]
     public int MaxFrameLength { get; set; } = 64 * 1024;

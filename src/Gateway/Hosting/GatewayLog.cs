@@ -28,6 +28,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Connection {ConnectionId} on node {NodeId} closed: {Reason} (close code {CloseCode}) after {DurationMs} ms")]
     public static partial void ConnectionClosed(ILogger logger, string connectionId, string nodeId, string reason, int closeCode, long durationMs);
 
+    [LoggerMessage(EventId = 1110, Level = LogLevel.Information, Message = "Connection {ConnectionId} on node {NodeId} refused: user {UserId} already has {Max} connections (user_connection_limit)")]
+    public static partial void UserConnectionLimit(ILogger logger, string connectionId, string nodeId, string? userId, int max);
+
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Connection {ConnectionId} on node {NodeId} failed authentication: {Reason}")]
     public static partial void AuthenticationFailed(ILogger logger, string connectionId, string nodeId, string reason);
 

@@ -841,7 +841,17 @@ public abstract class ClientConnection
             ConnectionId,
             _services.NodeId,
             permissions.UserId ?? "");
-        Volatile.Write(ref _session, _services.Dispatcher.Connect(ConnectionId, permissions.UserId, connected));
+        var perUser = limits.MaxConnectionsPerUser > 0 ? limits.MaxConnectionsPerUser : int.MaxValue;
+        if (_services.Dispatcher.TryConnect(ConnectionId, permissions.UserId, perUser, connected, out var session) != ErrorCode.None)
+        {
+            // Refused after authentication and before registration: nothing of this connection is visible.
+            _services.Metrics.ConnectionRefused(ErrorCatalog.Get(ErrorCode.UserConnectionLimit).Name);
+            GatewayLog.UserConnectionLimit(_services.Logger, ConnectionId, _services.NodeId, permissions.UserId, limits.MaxConnectionsPerUser);
+            RequestClose(CloseRequest.Fatal(ErrorCode.UserConnectionLimit, $"This user already has {limits.MaxConnectionsPerUser} connections on this node (Gateway:Limits:MaxConnectionsPerUser); close one first."));
+            return;
+        }
+
+        Volatile.Write(ref _session, session);
         GatewayLog.ConnectionAuthenticated(_services.Logger, ConnectionId, _services.NodeId, permissions.UserId, _clientName ?? "");
         _wake.TrySetResult();
         if (_services.Lifetime.IsDraining)

@@ -39,6 +39,7 @@ public static class ErrorCatalog
         new(ErrorCode.Overloaded, "overloaded", true, false, 0, 503, "The node cannot accept this now; retry later."),
         new(ErrorCode.SlowConsumer, "slow_consumer", true, true, 4008, 503, "The connection could not keep up and was closed; reconnect and recover."),
         new(ErrorCode.TooManyConnections, "too_many_connections", true, true, 4009, 503, "The node or client-address connection limit was reached."),
+        new(ErrorCode.UserConnectionLimit, "user_connection_limit", true, true, 4010, 429, "The user has the maximum number of connections on this node; close one first."),
 
         new(ErrorCode.ServerShuttingDown, "server_shutting_down", true, true, 1012, 503, "The node is shutting down; reconnect elsewhere."),
         new(ErrorCode.InternalError, "internal_error", true, true, 1011, 500, "Unexpected server fault."),

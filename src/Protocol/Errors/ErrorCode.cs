@@ -80,6 +80,11 @@ public enum ErrorCode : ushort
     SlowConsumer = 0x0403,
     /// <summary>Connection limit of the node or of the client address reached. Retryable elsewhere/later.</summary>
     TooManyConnections = 0x0404,
+    /// <summary>
+    /// The authenticated user already has the maximum number of connections on this node
+    /// (<c>Gateway:Limits:MaxConnectionsPerUser</c>). Retryable once another connection of the user closes.
+    /// </summary>
+    UserConnectionLimit = 0x0405,
 
     // server
     /// <summary>The node is shutting down or draining; reconnect (see GoAway).</summary>
