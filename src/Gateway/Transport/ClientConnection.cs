@@ -824,7 +824,7 @@ public abstract class ClientConnection
     {
         var token = _pendingToken ?? "";
         _pendingToken = null;
-        var result = await _services.Tokens.ValidateAsync(token).ConfigureAwait(false);
+        var result = await _services.Tokens.ValidateClientAsync(token).ConfigureAwait(false);
         if (result.Error != ErrorCode.None)
         {
             _services.Metrics.AuthFailure(result.Reason ?? "invalid");
@@ -870,7 +870,7 @@ public abstract class ClientConnection
         var token = _pendingToken ?? "";
         var correlation = _pendingCorrelation;
         _pendingToken = null;
-        var result = await _services.Tokens.ValidateAsync(token).ConfigureAwait(false);
+        var result = await _services.Tokens.ValidateClientAsync(token).ConfigureAwait(false);
         if (result.Error != ErrorCode.None)
         {
             _services.Metrics.AuthFailure(result.Reason ?? "invalid");
