@@ -6,7 +6,6 @@ using Gateway.Hosting;
 using Gateway.Protocol.Errors;
 using Gateway.Protocol.Frames;
 using Gateway.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Tests.EndToEnd;
 
@@ -103,7 +102,7 @@ public sealed class DrainTests
         await using var server = await GatewayServer.StartAsync(new Dictionary<string, string?> { ["Gateway:Drain:Timeout"] = "00:00:30" });
         const string topic = "team:drain-publish";
         long refused = 0;
-        var meters = server.App.Services.GetRequiredService<IMeterFactory>();
+        var meters = server.GetRequiredService<IMeterFactory>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
