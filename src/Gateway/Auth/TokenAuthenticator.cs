@@ -1,5 +1,7 @@
 using Gateway.Configuration;
+using Gateway.Protocol;
 using Gateway.Protocol.Errors;
+using Gateway.Protocol.Topics;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -92,6 +94,65 @@ public sealed class TokenAuthenticator
 
         var expires = new DateTimeOffset(DateTime.SpecifyKind(jwt.ValidTo, DateTimeKind.Utc));
         return new TokenResult(ErrorCode.None, null, null, new TopicPermissions(string.IsNullOrEmpty(subject) ? null : subject, subscribe, publish), expires);
+    }
+
+    /// <summary>
+    /// Validates the token of a protocol connection (Connect, Refresh): <see cref="ValidateAsync"/>, and the user id
+    /// must form a valid <c>user:</c> topic. Such a user could connect but never receive a notification (its topic
+    /// cannot exist), so it is refused as <c>unauthorized</c> with the reason rather than left silently deaf.
+    /// </summary>
+    public async ValueTask<TokenResult> ValidateClientAsync(string token)
+    {
+        var result = await ValidateAsync(token).ConfigureAwait(false);
+        if (result.Permissions?.UserId is { } userId && UserTopicProblem(userId) is { } problem)
+        {
+            return TokenResult.Fail(ErrorCode.Unauthorized, "user_topic", $"The user id '{Preview(userId)}' cannot form a user: topic: {problem}.");
+        }
+
+        return result;
+    }
+
+    /// <summary>Why <c>user:{userId}</c> is not a valid topic (protocol §9), or null when it is.</summary>
+    public static string? UserTopicProblem(string userId)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        for (var i = 0; i < userId.Length; i++)
+        {
+            var c = userId[i];
+            if (c <= ' ' || c == '\x7F' || c is '*' or '?' or '#')
+            {
+                return $"character {i} is {(c is '*' or '?' or '#' ? $"'{c}'" : $"U+{(int)c:X4}")}, and topics allow no control characters, space, DEL, '*', '?' or '#'";
+            }
+
+            if (char.IsSurrogate(c))
+            {
+                if (!char.IsHighSurrogate(c) || i + 1 == userId.Length || !char.IsLowSurrogate(userId[i + 1]))
+                {
+                    return $"character {i} is a lone UTF-16 surrogate, which is not valid UTF-8";
+                }
+
+                i++; // the pair's low half
+            }
+        }
+
+        var max = ProtocolLimits.MaxTopicBytes - TopicRules.UserPrefix.Length;
+        var bytes = Utf8Strict.GetByteCount(userId);
+        return bytes > max ? $"it is {bytes} bytes of UTF-8, and at most {max} fit in a topic of {ProtocolLimits.MaxTopicBytes} bytes" : null;
+    }
+
+    // The id goes into the client's error text: bounded, and without control characters.
+    private static string Preview(string userId)
+    {
+        const int Shown = 32;
+        var shown = userId.Length > Shown ? userId[..Shown] : userId;
+        var clean = string.Create(shown.Length, shown, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) || char.IsSurrogate(source[i]) ? '?' : source[i];
+            }
+        });
+        return userId.Length > Shown ? clean + "…" : clean;
     }
 }
 

@@ -26,6 +26,7 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _protocolErrors;
     private readonly Counter<long> _refused;
     private readonly Counter<long> _publishBackoffs;
+    private readonly Counter<long> _publishRefused;
     private readonly Histogram<double> _endToEnd;
     private long _current;
 
@@ -45,6 +46,7 @@ public sealed class GatewayMetrics
         _authFailures = meter.CreateCounter<long>("gateway.auth.failures", "{failure}", "Failed token or API key checks, by reason.");
         _protocolErrors = meter.CreateCounter<long>("gateway.protocol.errors", "{error}", "Protocol errors sent to clients, by error name.");
         _publishBackoffs = meter.CreateCounter<long>("gateway.publish.backoffs", "{pause}", "Times a publishing connection stopped being read because the dispatch backlog was full (pushback).");
+        _publishRefused = meter.CreateCounter<long>("gateway.publish.refused", "{publish}", "Protocol publishes not published because of the node's state, by reason (draining); with a correlation id they were answered with an Error, without one dropped.");
         _endToEnd = meter.CreateHistogram<double>(
             "gateway.delivery.latency",
             "s",
@@ -90,6 +92,8 @@ public sealed class GatewayMetrics
     internal void ProtocolError(ErrorCode code) => _protocolErrors.Add(1, new KeyValuePair<string, object?>("error", ErrorCatalog.Get(code).Name));
 
     internal void PublishBackoff() => _publishBackoffs.Add(1);
+
+    internal void PublishRefused(string reason) => _publishRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     internal void DeliveryLatency(double seconds) => _endToEnd.Record(seconds);
 

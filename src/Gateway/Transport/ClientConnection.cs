@@ -757,6 +757,20 @@ public abstract class ClientConnection
             return true;
         }
 
+        // A draining node takes no new publishes (like the HTTP API): the publisher's clients move to another node, so
+        // a publish accepted here would race the drain deadline. Fire-and-forget publishes are dropped (an Error per
+        // dropped publish would let a flooding publisher grow this connection's control queue) and counted.
+        if (_services.Lifetime.IsDraining)
+        {
+            _services.Metrics.PublishRefused("draining");
+            if (frame.CorrelationId != 0)
+            {
+                SendError(ErrorCode.ServerShuttingDown, frame.CorrelationId, "The node is draining; publish again on another node.");
+            }
+
+            return true;
+        }
+
         // Counted before the publish is offered (its ack may be written before TryPublish returns), and only while
         // not closing: the close path reads the count after the close began, so no accepted publish escapes it.
         var owesAck = frame.CorrelationId != 0;
@@ -810,7 +824,7 @@ public abstract class ClientConnection
     {
         var token = _pendingToken ?? "";
         _pendingToken = null;
-        var result = await _services.Tokens.ValidateAsync(token).ConfigureAwait(false);
+        var result = await _services.Tokens.ValidateClientAsync(token).ConfigureAwait(false);
         if (result.Error != ErrorCode.None)
         {
             _services.Metrics.AuthFailure(result.Reason ?? "invalid");
@@ -866,7 +880,7 @@ public abstract class ClientConnection
         var token = _pendingToken ?? "";
         var correlation = _pendingCorrelation;
         _pendingToken = null;
-        var result = await _services.Tokens.ValidateAsync(token).ConfigureAwait(false);
+        var result = await _services.Tokens.ValidateClientAsync(token).ConfigureAwait(false);
         if (result.Error != ErrorCode.None)
         {
             _services.Metrics.AuthFailure(result.Reason ?? "invalid");

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using Gateway.Auth;
@@ -83,5 +84,48 @@ public sealed class AuthTests(ServerFixture fixture) : IClassFixture<ServerFixtu
         var (frames, status) = await client.ReadUntilClosedAsync();
         Assert.Equal(ErrorCode.UnexpectedFrame, Assert.Single(frames).ErrorCode);
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, status);
+    }
+
+    public static TheoryData<string, bool, string> UsersWithoutATopic() => new()
+    {
+        { "alice smith", false, "character 5 is U+0020" },
+        { "ops#1", true, "character 3 is '#'" },
+        { "tab\there", false, "character 3 is U+0009" },
+        { "who?", true, "character 3 is '?'" },
+        { new string('€', 100), false, "300 bytes of UTF-8" }, // 100 characters (under the 200-character sub bound), 300 bytes
+        { new string('€', 84), true, "252 bytes of UTF-8" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UsersWithoutATopic))]
+    public async Task A_user_id_that_cannot_form_a_user_topic_is_refused_at_connect_with_the_reason(string user, bool tcp, string reason)
+    {
+        // Accepted, such a user would never get a notification: user:{id} is not a valid topic (protocol §9).
+        var client = tcp ? await TestClient.OpenTcpAsync(_server) : await TestClient.OpenWebSocketAsync(_server);
+        await using var _ = client;
+        await client.SendAsync(w => FrameWriter.WriteConnect(w, 1, GatewayServer.MintToken(user, subscribe: ["team:*"]), "tests"));
+        var (frames, status) = await client.ReadUntilClosedAsync();
+        var error = Assert.Single(frames);
+        Assert.Equal(ErrorCode.Unauthorized, error.ErrorCode);
+        Assert.Contains("cannot form a user: topic", error.Text2, StringComparison.Ordinal);
+        Assert.Contains(reason, error.Text2, StringComparison.Ordinal);
+        Assert.DoesNotContain(error.Text2, char.IsControl);
+        if (!tcp)
+        {
+            Assert.Equal((WebSocketCloseStatus)4001, status);
+        }
+    }
+
+    [Fact]
+    public async Task A_user_id_of_the_longest_user_topic_connects_and_gets_its_notifications()
+    {
+        var user = new string('é', 125); // 250 bytes: user: + 250 = 255, the topic bound
+        var (client, _) = await TestClient.ConnectAsync(_server, GatewayServer.MintToken(user));
+        await using var _c = client;
+        using var http = _server.CreateHttpClient();
+        var response = await http.PostAsJsonAsync("api/v1/notify", new { user, payload = "hi" });
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        var message = await client.ReceiveUntilAsync(f => f.Kind == FrameKind.Message);
+        Assert.Equal("user:" + user, message.Topic);
     }
 }
