@@ -58,6 +58,15 @@ public sealed class Session
     /// </summary>
     public bool TryEnqueueControl(FrameBuffer frame) => Outbound.TryEnqueueControl(frame);
 
+    /// <summary>A snapshot of the topics the session is subscribed to (e.g. to re-check them against a refreshed token).</summary>
+    public string[] SubscribedTopics()
+    {
+        lock (_lock)
+        {
+            return [.. _subscriptions];
+        }
+    }
+
     /// <summary>Whether the session is subscribed to <paramref name="topic"/>.</summary>
     public bool IsSubscribed(string topic)
     {

@@ -903,6 +903,44 @@ public abstract class ClientConnection
         FrameWriter.WriteRefreshed(frame, correlation, result.ExpiresAt.ToUnixTimeSeconds());
         Session?.TryEnqueueControl(frame);
         GatewayLog.TokenRefreshed(_services.Logger, ConnectionId, _services.NodeId, _permissions.UserId);
+        EndSubscriptionsNoLongerAllowed();
+    }
+
+    /// <summary>
+    /// A refresh may narrow the token: a subscription the new token would refuse must not keep delivering, so
+    /// each one is ended like an Unsubscribe (Unsubscribed, correlation id 0, after what was already queued for it)
+    /// and announced by an Error <c>forbidden</c> (correlation id 0) naming the topic. Publishing needs nothing
+    /// here: its check reads <see cref="_permissions"/> through the topic cache, which the refresh cleared.
+    /// </summary>
+    private void EndSubscriptionsNoLongerAllowed()
+    {
+        if (Session is not { } session)
+        {
+            return;
+        }
+
+        foreach (var topic in session.SubscribedTopics())
+        {
+            // Broadcast is implicit for every connection; the own user topic is always allowed (CanSubscribe).
+            if (topic == TopicRules.Broadcast || _permissions!.CanSubscribe(topic))
+            {
+                continue;
+            }
+
+            var error = _services.Dispatcher.Unsubscribe(session, topic, 0);
+            if (error == ErrorCode.Overloaded)
+            {
+                // The subscription could not be ended now; keeping it would leak messages the token no longer
+                // allows, so the connection goes (the client reconnects with its new token).
+                RequestClose(CloseRequest.Fatal(ErrorCode.Forbidden, $"The refreshed token no longer allows '{topic}' and the subscription could not be ended (node overloaded); reconnect."));
+                return;
+            }
+
+            if (error == ErrorCode.None)
+            {
+                SendError(ErrorCode.Forbidden, 0, $"Subscription to '{topic}' ended: the refreshed token does not allow subscribing to it.");
+            }
+        }
     }
 
     private static TokenBucketRateLimiter CreateLimiter(int perSecond, int burst) => new(new TokenBucketRateLimiterOptions
