@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using Gateway.Client.Internal;
 using Gateway.Client.Transport;
@@ -35,11 +36,13 @@ public sealed class GatewayClient : IAsyncDisposable
     private readonly CancellationTokenSource _disposeCts = new();
     private readonly HashSet<(string Topic, ulong Offset)> _acked = [];
     private readonly Queue<(string Topic, ulong Offset)> _ackedOrder = new();
+    [SuppressMessage("Usage", "CA2213", Justification = "A subscription's DisposeAsync unsubscribes over the network; on client disposal every subscription is completed locally instead (DisposeAsync).")]
     private readonly GatewaySubscription _broadcasts;
     private readonly Random _random;
     private readonly Lock _randomLock = new();
     private ClientConnection? _connection;
     private TaskCompletionSource<ClientConnection> _connectedSignal = NewSignal();
+    [SuppressMessage("Usage", "CA2213", Justification = "Completed locally on client disposal, like every subscription (see _broadcasts).")]
     private GatewaySubscription? _notifications;
     private ConnectionState _state = ConnectionState.Connecting;
     private Exception? _terminalError;
@@ -295,7 +298,7 @@ public sealed class GatewayClient : IAsyncDisposable
         catch (Exception ex)
         {
             // An application handler must not take the receive loop down.
-            _logger.LogError(ex, "Event handler failed");
+            ClientLog.EventHandlerFailed(_logger, ex);
         }
     }
 
@@ -504,6 +507,7 @@ public sealed class GatewayClient : IAsyncDisposable
         }
     }
 
+    [SuppressMessage("Reliability", "CA2000", Justification = "The connection is handed to OnConnected/SuperviseAsync, which own and dispose it.")]
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         SetState(ConnectionState.Connecting, "connecting", null, _options.Endpoints[0]);
@@ -530,7 +534,7 @@ public sealed class GatewayClient : IAsyncDisposable
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
                     last = ex;
-                    _logger.LogWarning("Connecting to {Endpoint} failed: {Error}", _options.Endpoints[index], ex.Message);
+                    ClientLog.ConnectFailed(_logger, _options.Endpoints[index], ex.Message);
                     if (IsPermanent(ex))
                     {
                         throw;
@@ -553,6 +557,7 @@ public sealed class GatewayClient : IAsyncDisposable
         && (gateway.Code == ErrorCode.UnsupportedVersion
             || (_options.TokenProvider is null && gateway.Code is ErrorCode.Unauthorized or ErrorCode.TokenExpired));
 
+    [SuppressMessage("Reliability", "CA2000", Justification = "On success the connection (owning the transport) goes to the caller; on failure both are disposed in the catch below.")]
     private async Task<ClientConnection> EstablishAsync(Uri endpoint, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposeCts.Token);
@@ -629,7 +634,7 @@ public sealed class GatewayClient : IAsyncDisposable
             _connectedSignal.TrySetResult(connection);
         }
 
-        _logger.LogInformation("Connected to {Endpoint} (node {Node}, connection {Connection}, user {User})", connection.Endpoint, info.NodeId, info.ConnectionId, info.UserId);
+        ClientLog.Connected(_logger, connection.Endpoint, info.NodeId, info.ConnectionId, info.UserId);
         SetState(ConnectionState.Connected, reason, null, connection.Endpoint);
     }
 
@@ -678,7 +683,7 @@ public sealed class GatewayClient : IAsyncDisposable
                 return;
             }
 
-            _logger.LogWarning("Connection to {Endpoint} lost: {Reason}", connection.Endpoint, lost.Reason);
+            ClientLog.ConnectionLost(_logger, connection.Endpoint, lost.Reason);
             if (lost.Error is not null && IsPermanent(lost.Error))
             {
                 GiveUp(lost.Error, lost.Reason, connection.Endpoint);
@@ -738,7 +743,7 @@ public sealed class GatewayClient : IAsyncDisposable
                     catch (Exception ex) when (!_disposeCts.IsCancellationRequested)
                     {
                         last = ex;
-                        _logger.LogWarning("Reconnecting to {Endpoint} failed: {Error}", _options.Endpoints[index], ex.Message);
+                        ClientLog.ReconnectFailed(_logger, _options.Endpoints[index], ex.Message);
                         if (IsPermanent(ex))
                         {
                             GiveUp(ex, "reconnect refused", _options.Endpoints[index]);
@@ -860,12 +865,12 @@ public sealed class GatewayClient : IAsyncDisposable
                         var incomplete = _subscriptions.Values.FirstOrDefault(s => s.AnsweredBy(frame.CorrelationId));
                         if (incomplete is not null)
                         {
-                            _logger.LogWarning("Recovery of {Topic} incomplete: {Error}", incomplete.Topic, error.Message);
+                            ClientLog.RecoveryIncomplete(_logger, incomplete.Topic, error.Message);
                             await incomplete.OnRecoveryIncompleteAsync(frame.Text2, token).ConfigureAwait(false);
                         }
                         else
                         {
-                            _logger.LogWarning("Gateway error for no known subscription: {Error}", error.Message);
+                            ClientLog.ErrorForUnknownSubscription(_logger, error.Message);
                         }
 
                         return;
@@ -888,7 +893,7 @@ public sealed class GatewayClient : IAsyncDisposable
                 }
 
             case FrameKind.Error:
-                _logger.LogWarning("Gateway error: {Error}", new GatewayException(frame.ErrorCode, 0, frame.Text2).Message);
+                ClientLog.GatewayError(_logger, new GatewayException(frame.ErrorCode, 0, frame.Text2).Message);
                 return;
 
             case FrameKind.GoAway:
@@ -912,7 +917,7 @@ public sealed class GatewayClient : IAsyncDisposable
                 return;
 
             default:
-                _logger.LogDebug("Ignoring {Kind} frame", frame.Kind);
+                ClientLog.IgnoringFrame(_logger, frame.Kind);
                 return;
         }
     }
@@ -1005,7 +1010,7 @@ public sealed class GatewayClient : IAsyncDisposable
 
                 var next = await RefreshTokenAsync(cancellationToken).ConfigureAwait(false);
                 failures = 0;
-                _logger.LogDebug("Token refreshed; expires {Expiry}", next);
+                ClientLog.TokenRefreshed(_logger, next);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -1014,7 +1019,7 @@ public sealed class GatewayClient : IAsyncDisposable
             catch (Exception ex) when (ex is GatewayException or TimeoutException or ObjectDisposedException)
             {
                 failures++;
-                _logger.LogWarning("Token refresh failed: {Error}", ex.Message);
+                ClientLog.TokenRefreshFailed(_logger, ex.Message);
             }
         }
     }

@@ -290,7 +290,7 @@ internal sealed class ClientConnection : IAsyncDisposable
                 _goAwayHint = TimeSpan.FromMilliseconds(frame.Milliseconds);
                 _reconnectNotBefore = _time.GetUtcNow() + _goAwayHint;
                 _goAway = true;
-                _logger.LogInformation("Gateway {Endpoint} sent GoAway ({Reason}); reconnecting after {Delay} ms", Endpoint, frame.Text2, frame.Milliseconds);
+                ClientLog.GoAwayReceived(_logger, Endpoint, frame.Text2, frame.Milliseconds);
 
                 // Keep reading what the node flushes until it closes, or until the hint is up: then leave on
                 // our own (what was still queued is recovered on the next connection).

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using Gateway.Protocol;
 
 namespace Gateway.Client.Internal;
@@ -10,6 +11,7 @@ namespace Gateway.Client.Internal;
 /// possible (one WebSocket message may carry several whole frames). Bounded: producers that find
 /// more than the limit queued wait until the writer has drained it.
 /// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "_signal is a SemaphoreSlim whose AvailableWaitHandle is never read (no OS resource); producers may Release it after the writer completes, so it is not disposed under them.")]
 internal sealed class OutboundWriter
 {
     private readonly Lock _lock = new();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Net.WebSockets;
 using Gateway.Protocol;
@@ -13,6 +14,7 @@ internal sealed class WebSocketClientTransport : IClientTransport
 {
     private readonly ClientWebSocket _socket;
     private readonly Pipe _pipe;
+    [SuppressMessage("Usage", "CA2213", Justification = "Left to the GC: a concurrent Abort may still cancel it after DisposeAsync, and it holds no timer.")]
     private readonly CancellationTokenSource _receiveCts = new();
     private readonly Task _receiveLoop;
 

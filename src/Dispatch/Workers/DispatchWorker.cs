@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using Gateway.Protocol.Buffers;
 using Gateway.Protocol.Frames;
 
@@ -17,6 +18,7 @@ namespace Gateway.Dispatch;
 /// the batch size is also the coalescing factor under backlog, which is why the budgets are this large
 /// (at 64 normal items per batch, 1,000 publishes/s to 2,000 connections could not be sustained).
 /// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "_wake (spinCount 0) never creates its kernel event (WaitHandle is never read); publishers may still Set it while the dispatcher shuts down, so it is left to the GC rather than disposed under them.")]
 internal sealed class DispatchWorker
 {
     /// <summary>Items taken per cycle from the critical, high, normal and low rings.</summary>

@@ -61,27 +61,46 @@ public static class SigningKeys
 
             case SecurityAlgorithms.RsaSha256:
                 {
-                    var rsa = RSA.Create();
-                    rsa.ImportFromPem(RequirePem(key));
-                    if (rsa.KeySize < 2048)
+                    // Disposed unless handed to the security key (a rejected key must not leak its handle).
+                    RSA? rsa = RSA.Create();
+                    try
                     {
-                        throw new InvalidOperationException($"RSA key is {rsa.KeySize} bits; RS256 needs at least 2048.");
+                        rsa.ImportFromPem(RequirePem(key));
+                        if (rsa.KeySize < 2048)
+                        {
+                            throw new InvalidOperationException($"RSA key is {rsa.KeySize} bits; RS256 needs at least 2048.");
+                        }
+
+                        result = new RsaSecurityKey(rsa);
+                        rsa = null;
+                    }
+                    finally
+                    {
+                        rsa?.Dispose();
                     }
 
-                    result = new RsaSecurityKey(rsa);
                     break;
                 }
 
             case SecurityAlgorithms.EcdsaSha256:
                 {
-                    var ecdsa = ECDsa.Create();
-                    ecdsa.ImportFromPem(RequirePem(key));
-                    if (ecdsa.KeySize != 256)
+                    ECDsa? ecdsa = ECDsa.Create();
+                    try
                     {
-                        throw new InvalidOperationException($"EC key is on a {ecdsa.KeySize}-bit curve; ES256 needs P-256.");
+                        ecdsa.ImportFromPem(RequirePem(key));
+                        if (ecdsa.KeySize != 256)
+                        {
+                            throw new InvalidOperationException($"EC key is on a {ecdsa.KeySize}-bit curve; ES256 needs P-256.");
+                        }
+
+                        result = new ECDsaSecurityKey(ecdsa);
+                        ecdsa = null;
+                    }
+                    finally
+                    {
+                        ecdsa?.Dispose();
                     }
 
-                    result = new ECDsaSecurityKey(ecdsa);
                     break;
                 }
 

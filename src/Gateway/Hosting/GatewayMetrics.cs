@@ -34,7 +34,9 @@ public sealed class GatewayMetrics
     public GatewayMetrics(IMeterFactory meterFactory)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+#pragma warning disable CA2000 // the meter belongs to the factory, which disposes it with the host
         var meter = meterFactory.Create(MeterName);
+#pragma warning restore CA2000
         meter.CreateObservableUpDownCounter("gateway.connections.current", () => Volatile.Read(ref _current), "{connection}", "Open client connections (WebSocket and TCP).");
         _opened = meter.CreateCounter<long>("gateway.connections.opened", "{connection}", "Client connections accepted, by transport.");
         _closed = meter.CreateCounter<long>("gateway.connections.closed", "{connection}", "Client connections closed, by reason.");

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Net;
 using System.Threading.RateLimiting;
@@ -22,6 +23,7 @@ namespace Gateway.Transport;
 /// Every way of ending (client close, reset mid-frame, protocol error, timeout, slow consumer,
 /// drain) goes through <see cref="RequestClose"/> and ends with <see cref="Dispatcher.Disconnect"/>.
 /// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "RunAsync owns the connection's whole lifetime and disposes what the connection owns in its finally block; nothing outside holds the connection past RunAsync.")]
 public abstract partial class ClientConnection
 {
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.WebSockets;
@@ -13,6 +14,7 @@ namespace Gateway.Transport;
 /// A frame must not span two WebSocket messages; text messages close with 1003. Send: everything
 /// drained from the outbound queue goes out as ONE binary message.
 /// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "_abort is disposed in OnClosed, the last step of RunAsync, which owns the connection's lifetime.")]
 internal sealed class WebSocketConnection : ClientConnection
 {
     private const int ReceiveChunk = 16 * 1024;

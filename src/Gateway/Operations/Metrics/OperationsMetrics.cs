@@ -21,7 +21,9 @@ internal sealed class OperationsMetrics
     {
         _probe = probe;
         _readiness = readiness;
+#pragma warning disable CA2000 // the meter belongs to the factory, which disposes it with the host
         var meter = meterFactory.Create(MeterName);
+#pragma warning restore CA2000
         meter.CreateObservableGauge("gateway.ready", ReadyValue, null, "1 when /health/ready would answer 200 (healthy or degraded), else 0.");
         meter.CreateObservableGauge("gateway.draining", () => _probe.IsDraining ? 1 : 0, null, "1 while the node drains (graceful shutdown), else 0.");
         meter.CreateObservableGauge("gateway.connections.limit", () => _probe.ConnectionLimit, "{connection}", "The node's connection cap (Gateway:Limits:MaxConnections).");
