@@ -7,6 +7,7 @@ using Gateway.Tests.Infrastructure;
 using Gateway.Tests.Operations;
 using Gateway.Tests.ScaleOut;
 using Xunit.Abstractions;
+using Gateway.Tests.Shared;
 
 namespace Gateway.Tests.Cluster;
 
