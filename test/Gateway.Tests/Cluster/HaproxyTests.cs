@@ -6,8 +6,8 @@ using Gateway.Protocol.Frames;
 using Gateway.Tests.Infrastructure;
 using Gateway.Tests.Operations;
 using Gateway.Tests.ScaleOut;
-using Xunit.Abstractions;
 using Gateway.Tests.Shared;
+using Xunit.Abstractions;
 
 namespace Gateway.Tests.Cluster;
 
