@@ -1,16 +1,19 @@
 using Gateway.Dispatch.Tests.Engines.Redis;
+using Gateway.Tests.Shared;
 
 namespace Gateway.Client.Tests.Infrastructure;
 
 /// <summary>
 /// A cluster in a box for failover tests: one real redis-server, two gateway node processes sharing it
-/// (one epoch/offset sequence per topic, pending notifications in Redis) and a real HAProxy in front.
+/// (one epoch/offset sequence per topic, pending notifications in Redis) and a real HAProxy in front, configured
+/// exactly as deploy/local/cluster.sh configures it (the rendered production template: readiness checks with the
+/// Healthy/Degraded header, redispatch, leastconn).
 /// </summary>
 public sealed class FailoverCluster : IAsyncDisposable
 {
     private readonly RedisServer _redis;
 
-    private FailoverCluster(RedisServer redis, TestKeys keys, GatewayNode a, GatewayNode b, HaproxyServer balancer)
+    private FailoverCluster(RedisServer redis, TestKeys keys, GatewayNode a, GatewayNode b, HaproxyProcess balancer)
     {
         _redis = redis;
         Keys = keys;
@@ -25,7 +28,7 @@ public sealed class FailoverCluster : IAsyncDisposable
 
     public GatewayNode B { get; }
 
-    public HaproxyServer Balancer { get; }
+    public HaproxyProcess Balancer { get; }
 
     /// <summary>Starts Redis, both nodes (in parallel) with <paramref name="nodeArgs"/>, then HAProxy.</summary>
     public static async Task<FailoverCluster> StartAsync(params string[] nodeArgs)
@@ -33,12 +36,14 @@ public sealed class FailoverCluster : IAsyncDisposable
         var redis = new RedisServer();
         await redis.InitializeAsync();
         var keys = TestKeys.Create();
-        var a = GatewayNode.StartAsync(keys, "node-a", redis.Configuration, nodeArgs);
-        var b = GatewayNode.StartAsync(keys, "node-b", redis.Configuration, nodeArgs);
+        var ports = HaproxyProcess.ClusterPorts.Free(2);
+        var a = GatewayNode.StartAsync(keys, "node-a", redis.Configuration, ports.NodeHttp(1), ports.NodeTcp(1), nodeArgs);
+        var b = GatewayNode.StartAsync(keys, "node-b", redis.Configuration, ports.NodeHttp(2), ports.NodeTcp(2), nodeArgs);
         try
         {
             await Task.WhenAll(a, b);
-            var balancer = await HaproxyServer.StartAsync([a.Result, b.Result]);
+            var balancer = await HaproxyProcess.StartAsync(2, ports);
+            await WaitUntilInRotationAsync(balancer);
             return new FailoverCluster(redis, keys, a.Result, b.Result, balancer);
         }
         catch
@@ -50,6 +55,28 @@ public sealed class FailoverCluster : IAsyncDisposable
 
             await redis.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>Waits until HAProxy's health checks put both nodes in the Healthy backends (HTTP and TCP) (they start unchecked).</summary>
+    private static async Task WaitUntilInRotationAsync(HaproxyProcess balancer)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var states = await balancer.ServerStatesAsync();
+            if (states.Count(s => (s.Key.StartsWith("be_ready/", StringComparison.Ordinal) || s.Key.StartsWith("be_tcp_ready/", StringComparison.Ordinal)) && s.Value == "UP") == 4)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                await balancer.DisposeAsync();
+                throw new InvalidOperationException("HAProxy did not put both nodes in rotation: " + string.Join(", ", states.Select(s => $"{s.Key}={s.Value}")));
+            }
+
+            await Task.Delay(100);
         }
     }
 

@@ -1,25 +1,22 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Gateway.Protocol;
+using Gateway.Tests.Shared;
 
 namespace Gateway.Client.Tests.Infrastructure;
 
 /// <summary>
-/// A gateway node as its own process (<c>dotnet gateway.dll</c>, the build copied next to the tests) on free
-/// loopback ports, using the Redis engine, so that a test can kill it for real (SIGKILL by PID: the kernel
+/// A gateway node as its own process (<c>dotnet gateway.dll</c>, the build copied next to the tests) on loopback
+/// ports (free ones, or where a balancer expects it), using the Redis engine, so that a test can kill it for real (SIGKILL by PID: the kernel
 /// resets its sockets, nothing is flushed) or drain it. Killed at process exit if a test run ends early.
 /// </summary>
 public sealed class GatewayNode : IAsyncDisposable
 {
-    private readonly ConcurrentQueue<string> _log = new();
     private readonly HttpClient _http;
-    private Process? _process;
+    private ServerProcess? _process;
 
     private GatewayNode(TestKeys keys, string nodeId, int httpPort, int tcpPort)
     {
@@ -39,12 +36,15 @@ public sealed class GatewayNode : IAsyncDisposable
 
     public int TcpPort { get; }
 
-    public int Pid => _process?.Id ?? throw new InvalidOperationException($"{NodeId} is not running.");
+    public int Pid => _process?.Pid ?? throw new InvalidOperationException($"{NodeId} is not running.");
 
-    /// <summary>Starts a node on <paramref name="redis"/> (host:port) and waits until <c>/health/ready</c> answers 200.</summary>
-    public static async Task<GatewayNode> StartAsync(TestKeys keys, string nodeId, string redis, params string[] extraArgs)
+    /// <summary>
+    /// Starts a node on <paramref name="redis"/> (host:port) on <paramref name="httpPort"/>/<paramref name="tcpPort"/>
+    /// and waits until <c>/health/ready</c> answers 200.
+    /// </summary>
+    public static async Task<GatewayNode> StartAsync(TestKeys keys, string nodeId, string redis, int httpPort, int tcpPort, params string[] extraArgs)
     {
-        var node = new GatewayNode(keys, nodeId, FreeLoopbackPort(), FreeLoopbackPort());
+        var node = new GatewayNode(keys, nodeId, httpPort, tcpPort);
         await node.RunAsync(redis, extraArgs);
         return node;
     }
@@ -52,25 +52,8 @@ public sealed class GatewayNode : IAsyncDisposable
     /// <summary>Kills the process (SIGKILL by PID) and waits for it to be gone.</summary>
     public void Kill()
     {
-        var process = _process;
+        _process?.Dispose();
         _process = null;
-        if (process is null)
-        {
-            return;
-        }
-
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-        try
-        {
-            process.Kill();
-        }
-        catch (InvalidOperationException)
-        {
-            // Already exited.
-        }
-
-        process.WaitForExit(10_000);
-        process.Dispose();
     }
 
     /// <summary>Starts a graceful drain (GoAway to every client, <c>/health/ready</c> fails).</summary>
@@ -103,19 +86,9 @@ public sealed class GatewayNode : IAsyncDisposable
 
     private async Task RunAsync(string redis, string[] extraArgs)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "gateway.dll");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["DOTNET_NOLOGO"] = "1";
         string[] args =
         [
-            dll,
+            Path.Combine(AppContext.BaseDirectory, "gateway.dll"),
             $"--urls=http://127.0.0.1:{HttpPort}",
             "--Gateway:NodeId=" + NodeId,
             "--Gateway:Tcp:Enabled=true",
@@ -133,65 +106,18 @@ public sealed class GatewayNode : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        _process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
-        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
-        _process.OutputDataReceived += (_, e) => Keep(e.Data);
-        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            if (_process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(60))
-            {
-                var log = string.Join('\n', _log);
-                Kill();
-                throw new InvalidOperationException($"Gateway node {NodeId} did not become ready:\n{log}");
-            }
-
-            try
+        _process = ServerProcess.Start(
+            "dotnet",
+            args,
+            "the .NET SDK is required",
+            new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["DOTNET_NOLOGO"] = "1" });
+        await _process.WaitUntilReadyAsync(
+            async () =>
             {
                 using var response = await _http.GetAsync("/health/ready");
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(50);
-        }
-    }
-
-    private void Keep(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        _log.Enqueue(line);
-        while (_log.Count > 200)
-        {
-            _log.TryDequeue(out _);
-        }
-    }
-
-    private void OnProcessExit(object? sender, EventArgs e) => Kill();
-
-    internal static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+                return response.StatusCode == HttpStatusCode.OK;
+            },
+            TimeSpan.FromSeconds(60),
+            $"node {NodeId}: /health/ready");
     }
 }

@@ -6,6 +6,7 @@ using Gateway.Hosting;
 using Gateway.Protocol;
 using Gateway.Tests.Infrastructure;
 using Gateway.Tests.Operations;
+using Gateway.Tests.Shared;
 
 namespace Gateway.Tests.Cluster;
 

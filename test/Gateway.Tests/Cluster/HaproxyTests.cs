@@ -6,6 +6,7 @@ using Gateway.Protocol.Frames;
 using Gateway.Tests.Infrastructure;
 using Gateway.Tests.Operations;
 using Gateway.Tests.ScaleOut;
+using Gateway.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace Gateway.Tests.Cluster;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using Gateway.Tests.Shared;
 
 namespace Gateway.Tests.Operations;
 
@@ -8,7 +7,7 @@ namespace Gateway.Tests.Operations;
 internal static class OpsTestEnvironment
 {
     /// <summary>The repository root (the directory holding Gateway.sln).</summary>
-    public static string RepositoryRoot { get; } = FindRoot();
+    public static string RepositoryRoot => TestRepository.Root;
 
     /// <summary>Where artifacts (screenshots) go: $TEST_RESULTS or artifacts/test-results under the repository.</summary>
     public static string ArtifactsDirectory
@@ -25,12 +24,7 @@ internal static class OpsTestEnvironment
     }
 
     /// <summary>A TCP port on 127.0.0.1 that was free a moment ago.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => ServerProcess.FreeLoopbackPort();
 
     /// <summary>Polls <paramref name="probe"/> until it returns a value or the deadline passes (then fails with <paramref name="what"/>).</summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, TimeSpan timeout, string what)
@@ -62,45 +56,7 @@ internal static class OpsTestEnvironment
     /// <summary>Runs a program to completion (bounded) and returns its exit code and combined output.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepositoryRoot,
-        };
-        foreach (var a in arguments)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} did not finish within {timeout.TotalSeconds:0} s.");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Gateway.sln not found above " + AppContext.BaseDirectory);
+        var (exitCode, output, error) = await ServerProcess.RunToEndAsync(fileName, arguments, timeout, "see test/prereqs.sh");
+        return (exitCode, output + error);
     }
 }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Gateway.Dispatch.Tests.Engines.Redis;
 using Gateway.Tests.Infrastructure;
 using Gateway.Tests.Operations;
+using Gateway.Tests.Shared;
 
 namespace Gateway.Tests.ScaleOut;
 
@@ -87,12 +88,11 @@ public sealed class ClusterViewTests(ClusterViewTests.Cluster cluster) : IClassF
         try
         {
             var live = await EventuallyAsync(cluster.A, v => Node(v, "node-killed") is { } n && n.GetProperty("live").GetBoolean(), TimeSpan.FromSeconds(120), process);
-            Assert.Equal(process.Id, Node(live, "node-killed")!.Value.GetProperty("pid").GetInt32());
+            Assert.Equal(process.Pid, Node(live, "node-killed")!.Value.GetProperty("pid").GetInt32());
         }
         finally
         {
             process.Kill(); // SIGKILL: no clean stop, the entry is left to expire
-            process.WaitForExit(10_000);
         }
 
         var killedAt = DateTimeOffset.UtcNow;
@@ -131,7 +131,7 @@ public sealed class ClusterViewTests(ClusterViewTests.Cluster cluster) : IClassF
         return json.RootElement.Clone();
     }
 
-    private static async Task<JsonElement> EventuallyAsync(GatewayServer reader, Func<JsonElement, bool> condition, TimeSpan? timeout = null, Process? process = null)
+    private static async Task<JsonElement> EventuallyAsync(GatewayServer reader, Func<JsonElement, bool> condition, TimeSpan? timeout = null, ServerProcess? process = null)
     {
         JsonElement? last = null;
         try
@@ -154,44 +154,25 @@ public sealed class ClusterViewTests(ClusterViewTests.Cluster cluster) : IClassF
     }
 
     /// <summary>The real gateway executable on the Redis engine, publishing its summary every 200 ms.</summary>
-    private static Process StartGatewayProcess(string nodeId, string redis)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gateway.dll"));
-        foreach (var arg in new[]
-        {
-            "--urls", "http://127.0.0.1:0",
-            "--Gateway:NodeId=" + nodeId,
-            "--Gateway:Tcp:Port=0",
-            "--Gateway:Tcp:BindAddress=127.0.0.1",
-            "--Gateway:Engine:Kind=redis",
-            "--Gateway:Engine:Redis:Configuration=" + redis,
-            "--Gateway:Stats:ClusterInterval=00:00:00.200",
-            "--Gateway:Auth:SigningKeys:0:Id=exe",
-            "--Gateway:Auth:SigningKeys:0:Algorithm=HS256",
-            "--Gateway:Auth:SigningKeys:0:Secret=" + GatewayServer.SigningSecret,
-            "--Gateway:Auth:ApiKeys:0:Name=exe",
-            "--Gateway:Auth:ApiKeys:0:Sha256=" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(GatewayServer.ApiKey))),
-        })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    private static ServerProcess StartGatewayProcess(string nodeId, string redis) => ServerProcess.Start(
+        "dotnet",
+        [
+            Path.Combine(AppContext.BaseDirectory, "gateway.dll"),
+                "--urls", "http://127.0.0.1:0",
+                "--Gateway:NodeId=" + nodeId,
+                "--Gateway:Tcp:Port=0",
+                "--Gateway:Tcp:BindAddress=127.0.0.1",
+                "--Gateway:Engine:Kind=redis",
+                "--Gateway:Engine:Redis:Configuration=" + redis,
+                "--Gateway:Stats:ClusterInterval=00:00:00.200",
+                "--Gateway:Auth:SigningKeys:0:Id=exe",
+                "--Gateway:Auth:SigningKeys:0:Algorithm=HS256",
+                "--Gateway:Auth:SigningKeys:0:Secret=" + GatewayServer.SigningSecret,
+                "--Gateway:Auth:ApiKeys:0:Name=exe",
+                "--Gateway:Auth:ApiKeys:0:Sha256=" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(GatewayServer.ApiKey))),
+        ],
+        "the .NET SDK is required",
+        new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["DOTNET_ENVIRONMENT"] = "Production" });
 
     /// <summary>One redis-server and two gateway nodes publishing their summaries every 200 ms.</summary>
     public sealed class Cluster : IAsyncLifetime

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { GatewayClient } from "../../dist/index.js";
 import { createKeys, take, until } from "../support/gateway.mjs";
-import { startHaproxy, startNode, startRedis } from "../support/cluster.mjs";
+import { freeClusterPorts, startHaproxy, startNode, startRedis } from "../support/cluster.mjs";
 
 const T = { timeout: 120_000 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -89,9 +89,10 @@ describe("failover across gateway nodes sharing Redis", () => {
     redis = await startRedis();
     cleanup.push(() => redis.stop());
     const drain = ["--Gateway:Drain:ReconnectJitter=00:00:01"];
-    nodes = await Promise.all([startNode(keys, "ts-node-a", redis, drain), startNode(keys, "ts-node-b", redis, drain)]);
+    const ports = await freeClusterPorts(2);
+    nodes = await Promise.all([startNode(keys, "ts-node-a", redis, drain, ports.node(1)), startNode(keys, "ts-node-b", redis, drain, ports.node(2))]);
     for (const node of nodes) cleanup.push(() => node.stop("SIGKILL"));
-    balancer = await startHaproxy(nodes);
+    balancer = await startHaproxy(ports, 2);
     cleanup.push(() => balancer.stop());
   });
   after(async () => {

@@ -1,7 +1,8 @@
-using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Gateway.Tests.Shared;
 using StackExchange.Redis;
 
 namespace Gateway.Dispatch.Tests.Engines.Redis;
@@ -15,10 +16,10 @@ namespace Gateway.Dispatch.Tests.Engines.Redis;
 public sealed class RedisServer : IAsyncLifetime
 {
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("archmesh-redis-").FullName;
-    private Process? _process;
+    private ServerProcess? _process;
     private ConnectionMultiplexer? _admin;
 
-    public int Port { get; } = FreeLoopbackPort();
+    public int Port { get; } = ServerProcess.FreeLoopbackPort();
 
     /// <summary>
     /// With an append-only file fsynced on every write, so a kill and restart keeps every acknowledged write
@@ -29,7 +30,7 @@ public sealed class RedisServer : IAsyncLifetime
     /// <summary>Configuration string for a store: short timeouts so outage tests stay quick.</summary>
     public string Configuration => $"127.0.0.1:{Port}";
 
-    public int Pid => _process?.Id ?? throw new InvalidOperationException("redis-server is not running.");
+    public int Pid => _process?.Pid ?? throw new InvalidOperationException("redis-server is not running.");
 
     public Task InitializeAsync() => StartAsync();
 
@@ -58,89 +59,25 @@ public sealed class RedisServer : IAsyncLifetime
             throw new InvalidOperationException("redis-server is already running.");
         }
 
-        var start = new ProcessStartInfo("redis-server")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
-                 {
-                     "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", Persistent ? "yes" : "no", "--appendfsync", "always",
-                     "--dir", _dataDirectory, "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning",
-                 })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        try
-        {
-            _process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new InvalidOperationException("redis-server is not installed: install the Debian package redis-server (bash test/prereqs.sh).", ex);
-        }
-
-        // A test run that ends without disposing its fixtures (aborted, timed out) still stops the server by PID.
-        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
-
-        // Drain its output so a chatty server never blocks on a full pipe.
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        var deadline = Stopwatch.StartNew();
-        while (!await PingAsync())
-        {
-            if (_process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(20))
-            {
-                Stop();
-                throw new InvalidOperationException($"redis-server did not answer PING on port {Port}.");
-            }
-
-            await Task.Delay(20);
-        }
+        _process = ServerProcess.Start(
+            "redis-server",
+            [
+                "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", Persistent ? "yes" : "no", "--appendfsync", "always",
+                "--dir", _dataDirectory, "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning",
+            ],
+            "install the Debian package redis-server (bash test/prereqs.sh)");
+        await _process.WaitUntilReadyAsync(PingAsync, TimeSpan.FromSeconds(20), $"PING on port {Port}");
     }
 
     /// <summary>Kills the process (SIGKILL by PID): every client connection drops at once.</summary>
     public void Stop()
     {
-        var process = _process;
+        _process?.Dispose();
         _process = null;
-        if (process is null)
-        {
-            return;
-        }
-
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-
-        try
-        {
-            process.Kill();
-        }
-        catch (InvalidOperationException)
-        {
-            // Already exited.
-        }
-
-        process.WaitForExit(10_000);
-        process.Dispose();
     }
-
-    private void OnProcessExit(object? sender, EventArgs e) => Stop();
 
     /// <summary>Sends a signal to the server process (e.g. STOP to hang it, CONT to resume it).</summary>
-    public void Signal(string signal)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, Pid.ToString()]);
-        kill.WaitForExit();
-        if (kill.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"kill -{signal} {Pid} failed.");
-        }
-    }
+    public void Signal(string signal) => (_process ?? throw new InvalidOperationException("redis-server is not running.")).Signal(signal);
 
     /// <summary>An admin connection (INFO, FLUSHALL, CONFIG) independent of the stores under test.</summary>
     public async Task<IServer> AdminAsync()
@@ -190,12 +127,5 @@ public sealed class RedisServer : IAsyncLifetime
         {
             return false;
         }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,20 +1,21 @@
-using System.ComponentModel;
-using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Gateway.Tests.Operations;
 
-namespace Gateway.Tests.Cluster;
+namespace Gateway.Tests.Shared;
 
 /// <summary>
 /// A real <c>haproxy</c> process running a configuration rendered from deploy/haproxy/haproxy.cfg.template by
 /// <c>deploy/local/cluster.sh render</c> (exactly what <c>cluster.sh up</c> writes), on loopback ports, with a
-/// throwaway directory, stopped by its PID. Needs the Debian package haproxy (.ci/apt-packages; test/prereqs.sh).
+/// throwaway directory, stopped by its PID. Needs the Debian package haproxy (test/prereqs.sh installs it).
+/// The gateway nodes behind it listen where the template expects them (<see cref="ClusterPorts"/>).
 /// </summary>
 public sealed class HaproxyProcess : IAsyncDisposable
 {
+    private const string InstallHint = "install the Debian package haproxy (bash test/prereqs.sh)";
+
     private readonly string _directory;
-    private Process? _process;
+    private ServerProcess? _process;
 
     private HaproxyProcess(string directory, ClusterPorts ports)
     {
@@ -37,19 +38,24 @@ public sealed class HaproxyProcess : IAsyncDisposable
     /// <summary>Raw TCP front end.</summary>
     public IPEndPoint TcpEndPoint => new(IPAddress.Loopback, Ports.LbTcp);
 
+    /// <summary>The client endpoint through the balancer for <paramref name="transport"/> ("tcp" or "websocket").</summary>
+    public Uri UriFor(string transport) => transport == "tcp" ? new Uri($"tcp://127.0.0.1:{Ports.LbTcp}") : WebSocketUri;
+
     /// <summary>Renders the template for <paramref name="nodes"/> nodes with cluster.sh, the way <c>up</c> does.</summary>
     public static async Task<string> RenderAsync(int nodes, ClusterPorts ports)
     {
         ArgumentNullException.ThrowIfNull(ports);
-        var (exitCode, output, error) = await RunAsync(
+        var (exitCode, output, error) = await ServerProcess.RunToEndAsync(
             "bash",
-            [Path.Combine(OpsTestEnvironment.RepositoryRoot, "deploy", "local", "cluster.sh"), "render", nodes.ToString()],
+            [Path.Combine(TestRepository.Root, "deploy", "local", "cluster.sh"), "render", nodes.ToString(CultureInfo.InvariantCulture)],
+            TimeSpan.FromSeconds(30),
+            "bash is required",
             new Dictionary<string, string>
             {
-                ["NODE_BASE_PORT"] = ports.NodeBase.ToString(),
-                ["LB_HTTP_PORT"] = ports.LbHttp.ToString(),
-                ["LB_TCP_PORT"] = ports.LbTcp.ToString(),
-                ["LB_STATS_PORT"] = ports.LbStats.ToString(),
+                ["NODE_BASE_PORT"] = ports.NodeBase.ToString(CultureInfo.InvariantCulture),
+                ["LB_HTTP_PORT"] = ports.LbHttp.ToString(CultureInfo.InvariantCulture),
+                ["LB_TCP_PORT"] = ports.LbTcp.ToString(CultureInfo.InvariantCulture),
+                ["LB_STATS_PORT"] = ports.LbStats.ToString(CultureInfo.InvariantCulture),
             });
         Assert.True(exitCode == 0, $"cluster.sh render failed ({exitCode}): {error}");
         return output;
@@ -58,7 +64,7 @@ public sealed class HaproxyProcess : IAsyncDisposable
     /// <summary>Runs <c>haproxy -c -f</c> on a configuration file: its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> CheckAsync(string configPath)
     {
-        var (exitCode, output, error) = await RunAsync("haproxy", ["-c", "-f", configPath], new Dictionary<string, string>());
+        var (exitCode, output, error) = await ServerProcess.RunToEndAsync("haproxy", ["-c", "-f", configPath], TimeSpan.FromSeconds(30), InstallHint);
         return (exitCode, output + error);
     }
 
@@ -66,60 +72,27 @@ public sealed class HaproxyProcess : IAsyncDisposable
     public static async Task<HaproxyProcess> StartAsync(int nodes, ClusterPorts ports)
     {
         var haproxy = new HaproxyProcess(Directory.CreateTempSubdirectory("archmesh-haproxy-").FullName, ports);
-        await File.WriteAllTextAsync(haproxy.ConfigPath, await RenderAsync(nodes, ports));
-        var start = new ProcessStartInfo("haproxy")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-
-        // -db: foreground, one PID to stop.
-        foreach (var arg in new[] { "-db", "-f", haproxy.ConfigPath })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
         try
         {
-            haproxy._process = Process.Start(start) ?? throw new InvalidOperationException("haproxy did not start.");
-        }
-        catch (Win32Exception ex)
-        {
-            throw new InvalidOperationException("haproxy is not installed: install the Debian package haproxy (bash test/prereqs.sh).", ex);
-        }
+            await File.WriteAllTextAsync(haproxy.ConfigPath, await RenderAsync(nodes, ports));
 
-        // A run that ends without disposing still stops it by PID.
-        AppDomain.CurrentDomain.ProcessExit += haproxy.OnProcessExit;
-        haproxy._process.OutputDataReceived += (_, _) => { };
-        haproxy._process.ErrorDataReceived += (_, _) => { };
-        haproxy._process.BeginOutputReadLine();
-        haproxy._process.BeginErrorReadLine();
-
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var watch = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                using var response = await http.GetAsync($"http://127.0.0.1:{ports.LbStats}/;csv");
-                if (response.IsSuccessStatusCode)
+            // -db: foreground, one PID to stop.
+            haproxy._process = ServerProcess.Start("haproxy", ["-db", "-f", haproxy.ConfigPath], InstallHint, workingDirectory: haproxy._directory);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            await haproxy._process.WaitUntilReadyAsync(
+                async () =>
                 {
-                    return haproxy;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                // Not listening yet.
-            }
-
-            if (haproxy._process.HasExited || watch.Elapsed > TimeSpan.FromSeconds(15))
-            {
-                await haproxy.DisposeAsync();
-                throw new InvalidOperationException("haproxy did not serve its stats page within 15 s.");
-            }
-
-            await Task.Delay(50);
+                    using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{ports.LbStats}/;csv"));
+                    return response.IsSuccessStatusCode;
+                },
+                TimeSpan.FromSeconds(15),
+                "stats page");
+            return haproxy;
+        }
+        catch
+        {
+            await haproxy.DisposeAsync();
+            throw;
         }
     }
 
@@ -130,7 +103,7 @@ public sealed class HaproxyProcess : IAsyncDisposable
     public async Task<Dictionary<string, string>> ServerStatesAsync()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var csv = await http.GetStringAsync($"http://127.0.0.1:{Ports.LbStats}/;csv");
+        var csv = await http.GetStringAsync(new Uri($"http://127.0.0.1:{Ports.LbStats}/;csv"));
         var states = new Dictionary<string, string>();
         foreach (var line in csv.Split('\n'))
         {
@@ -151,7 +124,8 @@ public sealed class HaproxyProcess : IAsyncDisposable
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
-        Stop();
+        _process?.Dispose();
+        _process = null;
         try
         {
             Directory.Delete(_directory, recursive: true);
@@ -162,79 +136,6 @@ public sealed class HaproxyProcess : IAsyncDisposable
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    private void OnProcessExit(object? sender, EventArgs e) => Stop();
-
-    private void Stop()
-    {
-        var process = _process;
-        _process = null;
-        if (process is null)
-        {
-            return;
-        }
-
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-        try
-        {
-            process.Kill();
-        }
-        catch (InvalidOperationException)
-        {
-            // Already exited.
-        }
-
-        process.WaitForExit(10_000);
-        process.Dispose();
-    }
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(string fileName, IEnumerable<string> arguments, Dictionary<string, string> environment)
-    {
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = OpsTestEnvironment.RepositoryRoot,
-        };
-        foreach (var a in arguments)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        }
-        catch (Win32Exception ex)
-        {
-            throw new InvalidOperationException($"{fileName} is not installed (haproxy: bash test/prereqs.sh installs it).", ex);
-        }
-
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            try
-            {
-                await process.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"{fileName} did not finish within 30 s.");
-            }
-
-            return (process.ExitCode, await stdout, await stderr);
-        }
     }
 
     /// <summary>
