@@ -41,34 +41,7 @@ public sealed class ServerProcess : IDisposable
     /// </summary>
     public static ServerProcess Start(string fileName, IEnumerable<string> arguments, string installHint, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
-        ArgumentNullException.ThrowIfNull(arguments);
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[key] = value;
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException($"{fileName} did not start.");
-        }
-        catch (Win32Exception ex)
-        {
-            throw new InvalidOperationException($"{fileName} is not installed: {installHint}.", ex);
-        }
-
+        var process = StartProcess(fileName, arguments, installHint, environment, workingDirectory ?? AppContext.BaseDirectory);
         var server = new ServerProcess(Path.GetFileName(fileName), process);
         AppDomain.CurrentDomain.ProcessExit += server.OnProcessExit;
 
@@ -161,34 +134,7 @@ public sealed class ServerProcess : IDisposable
     /// <summary>Runs a program to completion (bounded by <paramref name="timeout"/>): exit code, stdout, stderr.</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunToEndAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout, string installHint, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
-        ArgumentNullException.ThrowIfNull(arguments);
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? TestRepository.Root,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[key] = value;
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        }
-        catch (Win32Exception ex)
-        {
-            throw new InvalidOperationException($"{fileName} is not installed: {installHint}.", ex);
-        }
-
+        var process = StartProcess(fileName, arguments, installHint, environment, workingDirectory ?? TestRepository.Root);
         using (process)
         {
             var stdout = process.StandardOutput.ReadToEndAsync();
@@ -205,6 +151,36 @@ public sealed class ServerProcess : IDisposable
             }
 
             return (process.ExitCode, await stdout, await stderr);
+        }
+    }
+
+    private static Process StartProcess(string fileName, IEnumerable<string> arguments, string installHint, IReadOnlyDictionary<string, string>? environment, string workingDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        try
+        {
+            return Process.Start(start) ?? throw new InvalidOperationException($"{fileName} did not start.");
+        }
+        catch (Win32Exception ex)
+        {
+            throw new InvalidOperationException($"{fileName} is not installed: {installHint}.", ex);
         }
     }
 
