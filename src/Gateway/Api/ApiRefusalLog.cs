@@ -74,7 +74,8 @@ public sealed class ApiRefusalLog(IOptions<GatewayOptions> options, TimeProvider
         List<string>? idle = null;
         foreach (var (name, entry) in _callers)
         {
-            if (entry.Count == 0 && time.GetElapsedTime(entry.LoggedAt, now) >= _interval)
+            // Quiet for a whole interval: forgetting it loses at most that caller's unreported count.
+            if (time.GetElapsedTime(entry.LoggedAt, now) >= _interval)
             {
                 (idle ??= []).Add(name);
             }
