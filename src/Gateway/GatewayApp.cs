@@ -94,6 +94,7 @@ public static class GatewayApp
         });
 
         builder.AddGatewayOperations();
+        builder.AddGatewayApiSecurity();
         configure?.Invoke(builder);
 
         // Read after `configure`, so tests and callers can set urls / Gateway:Tcp too.
@@ -106,7 +107,9 @@ public static class GatewayApp
         {
             var tcp = new TcpOptions();
             context.Configuration.GetSection(GatewayOptions.SectionName).GetSection("Tcp").Bind(tcp);
-            kestrel.ApplicationServices.GetRequiredService<KestrelEndpoints>().Configure(kestrel, urls, tcp);
+            var endpoints = kestrel.ApplicationServices.GetRequiredService<KestrelEndpoints>();
+            endpoints.Configure(kestrel, urls, tcp);
+            endpoints.ConfigureManagement(kestrel, context.Configuration[ManagementOptions.SectionName + ":Urls"]);
             kestrel.AddServerHeader = false;
         });
 
@@ -117,13 +120,19 @@ public static class GatewayApp
         // Framework refusals (404, 405, 415) become problem+json too, never an empty body.
         app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
-        app.Map(WebSocketEndpoint.Path, WebSocketEndpoint.HandleAsync);
+        app.UseGatewayOperationsRequestLog();
+        // Routing, the management listener's 404s, authentication, authorization, the per-caller rate limiter.
+        app.UseGatewayApiSecurity();
+
+        // Every endpoint states its policy: open ones here (the protocol authenticates in the Connect frame).
+        var open = app.MapGroup("").AllowAnonymous();
+        open.Map(WebSocketEndpoint.Path, WebSocketEndpoint.HandleAsync);
+        open.MapOpenApi();
         app.MapPublishApi();
-        app.MapOpenApi();
         app.MapGatewayOperations();
         if (app.Environment.IsDevelopment())
         {
-            app.MapDemo(); // hands out tokens: never outside Development
+            open.MapDemo(); // hands out tokens: never outside Development
         }
 
         app.Lifetime.ApplicationStarted.Register(() =>

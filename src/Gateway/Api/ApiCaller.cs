@@ -1,66 +1,36 @@
 using Gateway.Auth;
-using Gateway.Hosting;
-using Gateway.Protocol.Errors;
 using Microsoft.AspNetCore.Http;
 
 namespace Gateway.Api;
 
 /// <summary>
-/// The authenticated caller of the HTTP API: an API key (<c>X-Api-Key</c>, may publish anywhere) or a
-/// publisher JWT (<c>Authorization: Bearer</c>, may publish per its <c>publish</c> patterns).
+/// The authenticated caller of the HTTP API: an API key (<c>X-Api-Key</c>, may publish anywhere with the
+/// <c>publish</c> scope, drain with <c>admin</c>) or a publisher JWT (<c>Authorization: Bearer</c>, may publish per
+/// its <c>publish</c> patterns). Built by <see cref="ApiKeyAuthenticationHandler"/> or
+/// <see cref="PublisherTokenAuthenticationHandler"/> and carried by an <see cref="ApiCallerIdentity"/>; handlers
+/// take it as a parameter (<see cref="BindAsync"/>) once the endpoint's policy has let the request through.
 /// </summary>
-/// <param name="Name">Key name or token subject (for logs and idempotency scoping; never the secret).</param>
+/// <param name="Name">Key name or token subject, prefixed <c>key:</c> / <c>jwt:</c> (for logs, idempotency scoping and the rate limiter's partition; never the secret).</param>
 /// <param name="Permissions">What it may publish.</param>
 /// <param name="IsApiKey">Whether it authenticated with an API key (admin operations need one).</param>
-public sealed record ApiCaller(string Name, TopicPermissions Permissions, bool IsApiKey)
+/// <param name="Scopes">What it may do: an API key's configured scopes; a publisher token has <see cref="ApiScopes.Publish"/> when it has publish patterns.</param>
+public sealed record ApiCaller(string Name, TopicPermissions Permissions, bool IsApiKey, ApiScopes Scopes)
 {
-    /// <summary>Authenticates a request; returns the caller or a problem result (401/403).</summary>
-    public static async Task<(ApiCaller? Caller, IResult? Problem)> AuthenticateAsync(HttpContext context, AuthKeyRing keys, TokenAuthenticator tokens, GatewayMetrics metrics)
+    /// <summary>The caller the authentication handlers found for this request, or null.</summary>
+    public static ApiCaller? Find(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(keys);
-        ArgumentNullException.ThrowIfNull(tokens);
-        ArgumentNullException.ThrowIfNull(metrics);
-        var apiKey = context.Request.Headers["X-Api-Key"].ToString();
-        if (apiKey.Length > 0)
+        foreach (var identity in context.User.Identities)
         {
-            var name = keys.MatchApiKey(apiKey);
-            if (name is null)
+            if (identity is ApiCallerIdentity { Caller: var caller })
             {
-                metrics.AuthFailure("api_key");
-                return (null, Unauthorized(context, "The API key is not valid."));
+                return caller;
             }
-
-            return (new ApiCaller("key:" + name, TopicPermissions.PublishAnywhere, true), null);
         }
 
-        var authorization = context.Request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            var result = await tokens.ValidateAsync(authorization["Bearer ".Length..].Trim()).ConfigureAwait(false);
-            if (result.Error != ErrorCode.None)
-            {
-                metrics.AuthFailure(result.Reason ?? "invalid");
-                return (null, result.Error == ErrorCode.TokenExpired
-                    ? ApiProblem.For(ErrorCode.TokenExpired, "The bearer token expired.")
-                    : Unauthorized(context, "The bearer token is not valid: " + result.Message));
-            }
-
-            if (!result.Permissions!.CanPublishSomewhere)
-            {
-                return (null, ApiProblem.For(ErrorCode.Forbidden, "The bearer token has no publish permissions (claim 'publish')."));
-            }
-
-            return (new ApiCaller("jwt:" + (result.Permissions.UserId ?? "publisher"), result.Permissions, false), null);
-        }
-
-        metrics.AuthFailure("missing");
-        return (null, Unauthorized(context, "Authenticate with the X-Api-Key header or an Authorization: Bearer publisher token."));
+        return null;
     }
 
-    private static IResult Unauthorized(HttpContext context, string detail)
-    {
-        context.Response.Headers.WWWAuthenticate = "Bearer, ApiKey header=\"X-Api-Key\"";
-        return ApiProblem.For(ErrorCode.Unauthorized, detail);
-    }
+    /// <summary>Minimal API binding: the authenticated caller (the endpoint's authorization policy guarantees one).</summary>
+    public static ValueTask<ApiCaller?> BindAsync(HttpContext context) => ValueTask.FromResult(Find(context));
 }

@@ -27,66 +27,66 @@ public static class PublishApi
     /// <summary>Maps the endpoints.</summary>
     public static IEndpointRouteBuilder MapPublishApi(this IEndpointRouteBuilder app)
     {
+        // Every publish endpoint: the publish policy (401/403 before the body is read), then the caller's rate limit.
         var api = app.MapGroup("/api/v1").WithTags("Publish");
-        api.MapPost("/publish", PublishAsync)
+        var publish = api.MapGroup("").RequireAuthorization(ApiPolicies.Publish).RequireRateLimiting(ApiPolicies.PerCaller);
+        publish.MapPost("/publish", PublishAsync)
+            .WithMetadata(RequestBodyLimit.Messages)
             .Accepts<PublishRequest>("application/json", FramesContentType)
             .WithSummary("Publish one message to a topic (JSON), or Publish frames (application/vnd.archmesh.frames).")
             .Produces<PublishResponse>()
             .Produces<BatchResponse>(StatusCodes.Status200OK, FramesContentType)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
-        api.MapPost("/notify", NotifyAsync)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(429).ProducesProblem(503);
+        publish.MapPost("/notify", NotifyAsync)
+            .WithMetadata(RequestBodyLimit.SingleMessage)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Notify a user (topic user:{user}); pending until acknowledged.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
-        api.MapPost("/workflows/{id}", WorkflowAsync)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(429).ProducesProblem(503);
+        publish.MapPost("/workflows/{id}", WorkflowAsync)
+            .WithMetadata(RequestBodyLimit.SingleMessage)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Publish a workflow update (topic workflow:{id}); the latest is retained.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
-        api.MapPost("/broadcast", BroadcastAsync)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(429).ProducesProblem(503);
+        publish.MapPost("/broadcast", BroadcastAsync)
+            .WithMetadata(RequestBodyLimit.SingleMessage)
             .Accepts<PublishRequest>("application/json")
             .WithSummary("Broadcast to every connection.")
             .Produces<PublishResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(503);
-        api.MapPost("/batch", BatchAsync)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(422).ProducesProblem(429).ProducesProblem(503);
+        publish.MapPost("/batch", BatchAsync)
+            .WithMetadata(RequestBodyLimit.Messages)
             .Accepts<BatchRequest>("application/json")
             .WithSummary("Publish several messages; one result (position or error) per message, in order.")
             .Produces<BatchResponse>()
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(413).ProducesProblem(503);
-        api.MapPost("/admin/drain", DrainAsync)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(429).ProducesProblem(503);
+
+        // An operations endpoint: on the management listener when there is one; always an admin key.
+        api.MapPost("/admin/drain", Drain)
+            .RequireAuthorization(ApiPolicies.Admin)
+            .RequireRateLimiting(ApiPolicies.PerCaller)
+            .OnManagementListener()
             .WithTags("Admin")
-            .WithSummary("Start a graceful drain of this node (API key only).")
+            .WithSummary("Start a graceful drain of this node (API key with the admin scope).")
             .Produces<DrainResponse>(StatusCodes.Status202Accepted)
-            .ProducesProblem(401).ProducesProblem(403);
+            .ProducesProblem(401).ProducesProblem(403).ProducesProblem(429);
         return app;
     }
 
-    private static async Task<IResult> PublishAsync(HttpContext context, [FromServices] PublishApiServices services)
+    private static async Task<IResult> PublishAsync(HttpContext context, ApiCaller caller, [FromServices] PublishApiServices services)
     {
-        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
-        if (caller is null)
-        {
-            return problem!;
-        }
-
         if (context.Request.ContentType?.StartsWith(FramesContentType, StringComparison.OrdinalIgnoreCase) == true)
         {
             return await PublishFramesAsync(context, services, caller).ConfigureAwait(false);
         }
 
         var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
-        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, PublishOperation.Publish, request.Topic, context.RequestAborted).ConfigureAwait(false));
+        return request is null ? error! : ToResult(context, services, await PublishOneAsync(services, caller, request, PublishOperation.Publish, request.Topic, context.RequestAborted).ConfigureAwait(false));
     }
 
-    private static async Task<IResult> NotifyAsync(HttpContext context, [FromServices] PublishApiServices services)
+    private static async Task<IResult> NotifyAsync(HttpContext context, ApiCaller caller, [FromServices] PublishApiServices services)
     {
-        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
-        if (caller is null)
-        {
-            return problem!;
-        }
-
         var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
         if (request is null)
         {
@@ -95,44 +95,26 @@ public static class PublishApi
 
         if (string.IsNullOrEmpty(request.User))
         {
-            return Refuse(services, ErrorCode.MalformedFrame, "Field 'user' is required.");
+            return Refuse(context, services, ErrorCode.MalformedFrame, "Field 'user' is required.");
         }
 
-        return ToResult(services, await PublishOneAsync(services, caller, request, PublishOperation.Notify, TopicRules.UserPrefix + request.User, context.RequestAborted).ConfigureAwait(false));
+        return ToResult(context, services, await PublishOneAsync(services, caller, request, PublishOperation.Notify, TopicRules.UserPrefix + request.User, context.RequestAborted).ConfigureAwait(false));
     }
 
-    private static async Task<IResult> WorkflowAsync(HttpContext context, string id, [FromServices] PublishApiServices services)
+    private static async Task<IResult> WorkflowAsync(HttpContext context, string id, ApiCaller caller, [FromServices] PublishApiServices services)
     {
-        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
-        if (caller is null)
-        {
-            return problem!;
-        }
-
         var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
-        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, PublishOperation.Workflow, TopicRules.WorkflowPrefix + id, context.RequestAborted).ConfigureAwait(false));
+        return request is null ? error! : ToResult(context, services, await PublishOneAsync(services, caller, request, PublishOperation.Workflow, TopicRules.WorkflowPrefix + id, context.RequestAborted).ConfigureAwait(false));
     }
 
-    private static async Task<IResult> BroadcastAsync(HttpContext context, [FromServices] PublishApiServices services)
+    private static async Task<IResult> BroadcastAsync(HttpContext context, ApiCaller caller, [FromServices] PublishApiServices services)
     {
-        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
-        if (caller is null)
-        {
-            return problem!;
-        }
-
         var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.PublishRequest).ConfigureAwait(false);
-        return request is null ? error! : ToResult(services, await PublishOneAsync(services, caller, request, PublishOperation.Broadcast, TopicRules.Broadcast, context.RequestAborted).ConfigureAwait(false));
+        return request is null ? error! : ToResult(context, services, await PublishOneAsync(services, caller, request, PublishOperation.Broadcast, TopicRules.Broadcast, context.RequestAborted).ConfigureAwait(false));
     }
 
-    private static async Task<IResult> BatchAsync(HttpContext context, [FromServices] PublishApiServices services)
+    private static async Task<IResult> BatchAsync(HttpContext context, ApiCaller caller, [FromServices] PublishApiServices services)
     {
-        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
-        if (caller is null)
-        {
-            return problem!;
-        }
-
         var (request, error) = await ReadJsonAsync(context, services, GatewayJsonContext.Default.BatchRequest).ConfigureAwait(false);
         if (request is null)
         {
@@ -141,12 +123,12 @@ public static class PublishApi
 
         if (request.Messages is not { Count: > 0 } messages)
         {
-            return Refuse(services, ErrorCode.MalformedFrame, "Field 'messages' must be a non-empty array.");
+            return Refuse(context, services, ErrorCode.MalformedFrame, "Field 'messages' must be a non-empty array.");
         }
 
         if (messages.Count > services.Options.Http.MaxBatchMessages)
         {
-            return Refuse(services, ErrorCode.PayloadTooLarge, $"The batch has {messages.Count} messages; at most {services.Options.Http.MaxBatchMessages} (Gateway:Http:MaxBatchMessages).");
+            return Refuse(context, services, ErrorCode.PayloadTooLarge, $"The batch has {messages.Count} messages; at most {services.Options.Http.MaxBatchMessages} (Gateway:Http:MaxBatchMessages).");
         }
 
         // Started in order (each enqueues synchronously), awaited together: one topic's messages keep their order.
@@ -161,19 +143,8 @@ public static class PublishApi
         return await BatchResultAsync(pending).ConfigureAwait(false);
     }
 
-    private static async Task<IResult> DrainAsync(HttpContext context, [FromServices] PublishApiServices services)
+    private static IResult Drain([FromServices] PublishApiServices services)
     {
-        var (caller, problem) = await ApiCaller.AuthenticateAsync(context, services.Keys, services.Tokens, services.Metrics).ConfigureAwait(false);
-        if (caller is null)
-        {
-            return problem!;
-        }
-
-        if (!caller.IsApiKey)
-        {
-            return Refuse(services, ErrorCode.Forbidden, "Draining a node needs an API key, not a publisher token.");
-        }
-
         var connections = services.Registry.Count;
         _ = services.Lifetime.DrainAsync("api");
         return Results.Json(new DrainResponse(true, connections, services.Options.Drain.Timeout.TotalSeconds), GatewayJsonContext.Default.DrainResponse, statusCode: StatusCodes.Status202Accepted);
@@ -197,12 +168,12 @@ public static class PublishApi
                 var sequence = new SequenceReader<byte>(buffer);
                 if (!FrameReader.TryRead(ref sequence, services.Limits, out var frame))
                 {
-                    return Refuse(services, ErrorCode.MalformedFrame, "The body ends inside a frame.");
+                    return Refuse(context, services, ErrorCode.MalformedFrame, "The body ends inside a frame.");
                 }
 
                 if (frame.Kind != FrameKind.Publish)
                 {
-                    return Refuse(services, ErrorCode.UnexpectedFrame, $"Only Publish frames are accepted here, not {frame.Kind}.");
+                    return Refuse(context, services, ErrorCode.UnexpectedFrame, $"Only Publish frames are accepted here, not {frame.Kind}.");
                 }
 
                 // The payload is copied here: the body buffer goes back to the pool when this method returns.
@@ -213,12 +184,12 @@ public static class PublishApi
         }
         catch (ProtocolException e)
         {
-            return Refuse(services, e.Code, e.Message);
+            return Refuse(context, services, e.Code, e.Message);
         }
 
         if (pending.Count == 0)
         {
-            return Refuse(services, ErrorCode.MalformedFrame, "The body holds no frame.");
+            return Refuse(context, services, ErrorCode.MalformedFrame, "The body holds no frame.");
         }
 
         return await BatchResultAsync(pending).ConfigureAwait(false);
@@ -353,19 +324,19 @@ public static class PublishApi
                 // JsonElement values are copied out of the span, so the pooled body can be returned after this.
                 var value = JsonSerializer.Deserialize(body.Memory.Span, typeInfo);
                 return value is null
-                    ? (null, Refuse(services, ErrorCode.MalformedFrame, "The body must be a JSON object."))
+                    ? (null, Refuse(context, services, ErrorCode.MalformedFrame, "The body must be a JSON object."))
                     : (value, null);
             }
             catch (JsonException e)
             {
-                return (null, Refuse(services, ErrorCode.MalformedFrame, "The body is not valid JSON for this endpoint: " + e.Message));
+                return (null, Refuse(context, services, ErrorCode.MalformedFrame, "The body is not valid JSON for this endpoint: " + e.Message));
             }
         }
     }
 
-    private static IResult Refuse(PublishApiServices services, ErrorCode code, string detail) => ToResult(services, ApiOutcome.Fail(code, detail));
+    private static IResult Refuse(HttpContext context, PublishApiServices services, ErrorCode code, string detail) => ToResult(context, services, ApiOutcome.Fail(code, detail));
 
-    private static IResult ToResult(PublishApiServices services, ApiOutcome outcome)
+    private static IResult ToResult(HttpContext context, PublishApiServices services, ApiOutcome outcome)
     {
         if (outcome.Response is { } response)
         {
@@ -373,7 +344,7 @@ public static class PublishApi
         }
 
         var error = outcome.Error!;
-        GatewayLog.ApiRefused(services.Logger, error.Status, error.Error, error.Detail);
+        services.Refusals.Refused(context, error.Status, error.Error, error.Detail);
         return ApiProblem.For(error);
     }
 }

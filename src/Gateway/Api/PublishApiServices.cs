@@ -1,4 +1,3 @@
-using Gateway.Auth;
 using Gateway.Configuration;
 using Gateway.Dispatch;
 using Gateway.Hosting;
@@ -11,9 +10,7 @@ namespace Gateway.Api;
 /// <summary>What the HTTP API handlers need, resolved once.</summary>
 public sealed class PublishApiServices(
     Dispatcher dispatcher,
-    AuthKeyRing keys,
-    TokenAuthenticator tokens,
-    GatewayMetrics metrics,
+    ApiRefusalLog refusals,
     IdempotencyCache idempotency,
     GatewayLifetime lifetime,
     ConnectionRegistry registry,
@@ -22,11 +19,7 @@ public sealed class PublishApiServices(
 {
     internal Dispatcher Dispatcher { get; } = dispatcher;
 
-    internal AuthKeyRing Keys { get; } = keys;
-
-    internal TokenAuthenticator Tokens { get; } = tokens;
-
-    internal GatewayMetrics Metrics { get; } = metrics;
+    internal ApiRefusalLog Refusals { get; } = refusals;
 
     internal IdempotencyCache Idempotency { get; } = idempotency;
 

@@ -9,8 +9,8 @@ using Microsoft.Extensions.Logging;
 namespace Gateway.Api;
 
 /// <summary>
-/// An HTTP API request body read whole into a pooled buffer, with <c>Gateway:Http:MaxRequestBodyBytes</c>
-/// enforced here rather than by Kestrel's <c>MaxRequestBodySize</c>. When Kestrel's limit trips, the request
+/// An HTTP API request body read whole into a pooled buffer, with the route's limit (<see cref="RequestBodyLimit"/>:
+/// <c>Gateway:Http:MaxRequestBodyBytes</c> or <c>MaxMessageBodyBytes</c>) enforced here rather than by Kestrel's <c>MaxRequestBodySize</c>. When Kestrel's limit trips, the request
 /// counts as rejected, and Kestrel then skips the drain it otherwise does after every request: it closes the
 /// connection with the rest of the body unread, the kernel answers that close with a reset, and a client
 /// that is still sending (most write the whole body before reading) never reads the 413. Here an oversized
@@ -37,7 +37,8 @@ internal sealed class RequestBody : IDisposable
     /// <summary>Reads the whole body, or returns the problem to answer (413 with a bounded drain, or 400).</summary>
     public static async Task<(RequestBody? Body, IResult? Problem)> ReadAsync(HttpContext context, PublishApiServices services)
     {
-        var limit = services.Options.Http.MaxRequestBodyBytes;
+        var route = context.GetEndpoint()?.Metadata.GetMetadata<RequestBodyLimit>() ?? RequestBodyLimit.Messages;
+        var limit = route.Bytes(services.Options.Http);
         var feature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (feature is { IsReadOnly: false })
         {
@@ -50,7 +51,7 @@ internal sealed class RequestBody : IDisposable
         {
             // Refused before reading a byte. Kestrel sends no 100 Continue once the response has started, so a
             // client that waits for one (Expect: 100-continue) sends nothing and closes on the 413.
-            return (null, new OversizedBodyResult(services, $"The request body declares {declared} bytes; at most {limit} (Gateway:Http:MaxRequestBodyBytes)."));
+            return (null, new OversizedBodyResult(services, $"The request body declares {declared} bytes; at most {limit} ({route.Setting})."));
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(declared ?? InitialBuffer, limit));
@@ -66,7 +67,7 @@ internal sealed class RequestBody : IDisposable
                 {
                     reader.AdvanceTo(chunk.End);
                     ArrayPool<byte>.Shared.Return(buffer);
-                    return (null, new OversizedBodyResult(services, $"The request body exceeds {limit} bytes (Gateway:Http:MaxRequestBodyBytes)."));
+                    return (null, new OversizedBodyResult(services, $"The request body exceeds {limit} bytes ({route.Setting})."));
                 }
 
                 if (length + chunk.Length > buffer.Length)
@@ -90,7 +91,7 @@ internal sealed class RequestBody : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
             return (null, e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? ApiProblem.For(ErrorCode.PayloadTooLarge, $"The request body exceeds {limit} bytes (Gateway:Http:MaxRequestBodyBytes).")
+                ? ApiProblem.For(ErrorCode.PayloadTooLarge, $"The request body exceeds {limit} bytes ({route.Setting}).")
                 : ApiProblem.For(ErrorCode.MalformedFrame, "The request body could not be read: " + e.Message));
         }
         catch
@@ -119,7 +120,7 @@ internal sealed class RequestBody : IDisposable
         public async Task ExecuteAsync(HttpContext context)
         {
             var problem = ApiOutcome.Fail(ErrorCode.PayloadTooLarge, detail).Error!;
-            GatewayLog.ApiRefused(services.Logger, problem.Status, problem.Error, problem.Detail);
+            services.Refusals.Refused(context, problem.Status, problem.Error, problem.Detail);
             context.Response.Headers.Connection = "close";
             await ApiProblem.For(problem).ExecuteAsync(context).ConfigureAwait(false);
             await context.Response.CompleteAsync().ConfigureAwait(false);

@@ -15,7 +15,7 @@ namespace Gateway.Auth;
 /// </summary>
 public sealed class AuthKeyRing
 {
-    private readonly (string Name, byte[] Hash)[] _apiKeys;
+    private readonly (string Name, byte[] Hash, ApiScopes Scopes)[] _apiKeys;
 
     /// <summary>Resolves the keys from configuration (and the dev key file in Development).</summary>
     public AuthKeyRing(IOptions<GatewayOptions> options, IHostEnvironment environment, ILogger<AuthKeyRing> logger)
@@ -24,7 +24,7 @@ public sealed class AuthKeyRing
         ArgumentNullException.ThrowIfNull(environment);
         var auth = options.Value.Auth;
         var signing = auth.SigningKeys.Select(SigningKeys.Create).ToList();
-        var apiKeys = auth.ApiKeys.Select(k => (k.Name, Convert.FromHexString(k.Sha256))).ToList();
+        var apiKeys = auth.ApiKeys.Select(k => (k.Name, Convert.FromHexString(k.Sha256), ParseScopes(k.Scopes) ?? ApiScopes.None)).ToList();
 
         if (environment.IsDevelopment() && (signing.Count == 0 || apiKeys.Count == 0))
         {
@@ -38,7 +38,8 @@ public sealed class AuthKeyRing
 
             if (apiKeys.Count == 0)
             {
-                apiKeys.Add(("dev", SHA256.HashData(Encoding.UTF8.GetBytes(dev.ApiKey))));
+                // The dev key may do everything (publish, drain, operations endpoints): it is the developer's own.
+                apiKeys.Add(("dev", SHA256.HashData(Encoding.UTF8.GetBytes(dev.ApiKey)), ApiScopes.Publish | ApiScopes.Admin));
                 UsesDevKeys = true;
             }
 
@@ -57,14 +58,49 @@ public sealed class AuthKeyRing
     public IReadOnlyList<SecurityKey> SigningKeysInUse { get; }
 
     /// <summary>
+    /// Parses <c>Gateway:Auth:ApiKeys:N:Scopes</c>: none = publish and admin (the rights of every key before
+    /// scopes existed); null when an entry is not a scope name.
+    /// </summary>
+    public static ApiScopes? ParseScopes(IEnumerable<string>? scopes)
+    {
+        var result = ApiScopes.None;
+        foreach (var scope in scopes ?? [])
+        {
+            foreach (var name in scope.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (name.Equals("publish", StringComparison.OrdinalIgnoreCase))
+                {
+                    result |= ApiScopes.Publish;
+                }
+                else if (name.Equals("admin", StringComparison.OrdinalIgnoreCase))
+                {
+                    result |= ApiScopes.Admin;
+                }
+                else
+                {
+                    return null;
+                }
+            }
+        }
+
+        return result == ApiScopes.None ? ApiScopes.Publish | ApiScopes.Admin : result;
+    }
+
+    /// <summary>
     /// Checks an API key against the stored hashes in constant time (per stored key), returning the
     /// key's name or null.
     /// </summary>
-    public string? MatchApiKey(ReadOnlySpan<char> key)
+    public string? MatchApiKey(ReadOnlySpan<char> key) => Match(key).Name;
+
+    /// <summary>
+    /// Checks an API key against the stored hashes in constant time (per stored key), returning the
+    /// key's name and scopes, or a null name.
+    /// </summary>
+    public (string? Name, ApiScopes Scopes) Match(ReadOnlySpan<char> key)
     {
         if (key.IsEmpty || key.Length > 512)
         {
-            return null;
+            return (null, ApiScopes.None);
         }
 
         Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(key.Length)];
@@ -72,15 +108,17 @@ public sealed class AuthKeyRing
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(utf8[..length], hash);
         string? match = null;
-        foreach (var (name, stored) in _apiKeys)
+        var matchScopes = ApiScopes.None;
+        foreach (var (name, stored, scopes) in _apiKeys)
         {
             // No early exit: the time taken does not reveal which key (or how much of it) matched.
-            if (CryptographicOperations.FixedTimeEquals(hash, stored))
+            if (CryptographicOperations.FixedTimeEquals(hash, stored) && match is null)
             {
-                match ??= name;
+                match = name;
+                matchScopes = scopes;
             }
         }
 
-        return match;
+        return (match, matchScopes);
     }
 }

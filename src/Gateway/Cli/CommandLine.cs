@@ -1,96 +1,105 @@
+using System.CommandLine;
+
 namespace Gateway.Cli;
 
 /// <summary>
-/// The parsed arguments of one command: its own options, and configuration overrides
-/// (<c>--Section:Key=value</c> or <c>--Section:Key value</c>). Anything else is refused by name, so a
-/// mistyped option is never silently ignored.
+/// The dev CLI's grammar on System.CommandLine: <c>token</c>, <c>apikey</c>, <c>keygen</c> and <c>--help</c>.
+/// Configuration overrides (<c>--Section:Key=value</c> or <c>--Section:Key value</c>) are not options: they are the
+/// tokens System.CommandLine does not match, read by <see cref="ConfigurationOverrides"/>, which refuses anything
+/// else by name, so a mistyped option is never silently ignored.
 /// </summary>
 internal sealed class CommandLine
 {
-    private static readonly Dictionary<string, Dictionary<string, (string Name, bool TakesValue)>> Commands = new(StringComparer.Ordinal)
+    /// <summary>The command line of the server and its commands.</summary>
+    public CommandLine()
     {
-        ["token"] = Options(("--user", "-u", true), ("--subscribe", "-s", true), ("--publish", "-p", true), ("--ttl", null, true), ("--dev-key-file", null, true)),
-        ["apikey"] = Options(("--dev-key-file", null, true)),
-        ["keygen"] = Options(("--api-key", null, false)),
-    };
-
-    private readonly Dictionary<string, List<string>> _values = new(StringComparer.Ordinal);
-
-    /// <summary>Configuration overrides given on the command line.</summary>
-    public Dictionary<string, string?> Configuration { get; } = new(StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>Parses <paramref name="args"/> for <paramref name="command"/>.</summary>
-    /// <exception cref="ArgumentException">An unknown option or a missing value (the message names it).</exception>
-    public static CommandLine Parse(string command, string[] args)
-    {
-        var known = Commands[command];
-        var line = new CommandLine();
-        for (var i = 0; i < args.Length; i++)
+        Token.Options.Add(User);
+        Token.Options.Add(Subscribe);
+        Token.Options.Add(Publish);
+        Token.Options.Add(Ttl);
+        Token.Options.Add(TokenDevKeyFile);
+        ApiKey.Options.Add(ApiKeyDevKeyFile);
+        KeyGen.Options.Add(KeyGenApiKey);
+        // `gateway --version` would run the server (only the commands reach this parser): not offered.
+        foreach (var version in Root.Options.OfType<VersionOption>().ToList())
         {
-            var arg = args[i];
-            if (known.TryGetValue(arg, out var option))
-            {
-                var value = option.TakesValue
-                    ? (i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value."))
-                    : "true";
-                line.Add(option.Name, value);
-                continue;
-            }
+            Root.Options.Remove(version);
+        }
 
-            // Configuration keys are sections: --Gateway:Auth:Issuer=x or --Gateway:Auth:Issuer x.
+        foreach (var command in new[] { Token, ApiKey, KeyGen })
+        {
+            command.TreatUnmatchedTokensAsErrors = false;
+            Root.Subcommands.Add(command);
+        }
+    }
+
+    /// <summary><c>gateway</c>: without a command it runs the server (not parsed here).</summary>
+    public RootCommand Root { get; } = new("""
+        ArchMesh gateway. Without a command it runs the server (configuration: appsettings.json, Gateway__* environment
+        variables, --Gateway:X=Y). Every command also takes configuration overrides: --Gateway:Auth:Issuer=X,
+        --Gateway:Auth:SigningKeys:0:Secret=...
+        """);
+
+    /// <summary><c>gateway token</c>.</summary>
+    public Command Token { get; } = new("token", "Print a JWT for a client (or a publisher with --publish), signed with the first HS256 key of Gateway:Auth:SigningKeys, or the Development key when none is configured.");
+
+    /// <summary><c>gateway apikey</c>.</summary>
+    public Command ApiKey { get; } = new("apikey", "Print the Development API key (header X-Api-Key; scopes publish and admin).");
+
+    /// <summary><c>gateway keygen</c>.</summary>
+    public Command KeyGen { get; } = new("keygen", "Print a new HS256 signing secret (base64, 32 random bytes) for Gateway__Auth__SigningKeys__0__Secret, or with --api-key a new API key.");
+
+    /// <summary><c>token --user</c>.</summary>
+    public Option<string> User { get; } = new("--user", "-u") { Description = "The token's subject (user id); optional with --publish" };
+
+    /// <summary><c>token --subscribe</c>, repeatable.</summary>
+    public Option<List<string>> Subscribe { get; } = new("--subscribe", "-s") { Description = "A topic pattern the client may subscribe to (repeat for several; * = any run of characters)" };
+
+    /// <summary><c>token --publish</c>, repeatable.</summary>
+    public Option<List<string>> Publish { get; } = new("--publish", "-p") { Description = "A topic pattern the holder may publish to (repeat for several)" };
+
+    /// <summary><c>token --ttl</c>.</summary>
+    public Option<string> Ttl { get; } = new("--ttl") { Description = "Lifetime: 30s, 15m, 1h (default), 7d or a time span" };
+
+    /// <summary><c>token --dev-key-file</c>.</summary>
+    public Option<string> TokenDevKeyFile { get; } = DevKeyFile();
+
+    /// <summary><c>apikey --dev-key-file</c>.</summary>
+    public Option<string> ApiKeyDevKeyFile { get; } = DevKeyFile();
+
+    /// <summary><c>keygen --api-key</c>.</summary>
+    public Option<bool> KeyGenApiKey { get; } = new("--api-key") { Description = "Print a new API key instead (its SHA-256 for Gateway__Auth__ApiKeys__0__Sha256 goes to stderr)" };
+
+    /// <summary>
+    /// Reads the tokens no option matched as configuration overrides: <c>--Section:Key=value</c>,
+    /// <c>--Section:Key value</c> or <c>/Section:Key value</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A token that is not an override, or an override without a value (the message names it).</exception>
+    public static Dictionary<string, string?> ConfigurationOverrides(IReadOnlyList<string> tokens)
+    {
+        var configuration = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var arg = tokens[i];
             var key = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..] : arg.StartsWith('/') ? arg[1..] : null;
-            if (key is not null && key.Contains(':', StringComparison.Ordinal))
+            if (key is null || !key.Contains(':', StringComparison.Ordinal))
             {
-                var equals = key.IndexOf('=', StringComparison.Ordinal);
-                if (equals >= 0)
-                {
-                    line.Configuration[key[..equals]] = key[(equals + 1)..];
-                }
-                else
-                {
-                    line.Configuration[key] = i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value.");
-                }
-
-                continue;
+                throw new ArgumentException($"unknown argument '{arg}'.");
             }
 
-            throw new ArgumentException($"unknown argument '{arg}'.");
-        }
-
-        return line;
-    }
-
-    /// <summary>The last value of an option, or null.</summary>
-    public string? Single(string name) => _values.TryGetValue(name, out var values) ? values[^1] : null;
-
-    /// <summary>Every value of a repeatable option.</summary>
-    public List<string> All(string name) => _values.TryGetValue(name, out var values) ? values : [];
-
-    /// <summary>Whether a flag was given.</summary>
-    public bool Flag(string name) => _values.ContainsKey(name);
-
-    private void Add(string name, string value)
-    {
-        if (!_values.TryGetValue(name, out var values))
-        {
-            _values[name] = values = [];
-        }
-
-        values.Add(value);
-    }
-
-    private static Dictionary<string, (string Name, bool TakesValue)> Options(params (string Name, string? Alias, bool TakesValue)[] options)
-    {
-        var map = new Dictionary<string, (string, bool)>(StringComparer.Ordinal);
-        foreach (var (name, alias, takesValue) in options)
-        {
-            map[name] = (name, takesValue);
-            if (alias is not null)
+            var equals = key.IndexOf('=', StringComparison.Ordinal);
+            if (equals >= 0)
             {
-                map[alias] = (name, takesValue);
+                configuration[key[..equals]] = key[(equals + 1)..];
+            }
+            else
+            {
+                configuration[key] = i + 1 < tokens.Count ? tokens[++i] : throw new ArgumentException($"{arg} needs a value.");
             }
         }
 
-        return map;
+        return configuration;
     }
+
+    private static Option<string> DevKeyFile() => new("--dev-key-file") { Description = "The Development key file (default ~/.archmesh/dev-keys.json), as the server's Gateway:Auth:DevKeyFile" };
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using Gateway.Auth;
@@ -18,22 +19,9 @@ namespace Gateway.Cli;
 /// </summary>
 public static class DevCommands
 {
-    /// <summary>The usage text (<c>gateway help</c>).</summary>
-    public const string Usage = """
-        gateway                         run the server (configuration: appsettings.json, Gateway__* env vars, --Gateway:X=Y)
-        gateway token --user ID [--subscribe PATTERN]... [--publish PATTERN]... [--ttl 1h] [--dev-key-file PATH]
-                                        print a JWT for a client (or a publisher with --publish), signed with the
-                                        first HS256 key of Gateway:Auth:SigningKeys, or the Development key when none
-                                        is configured (--dev-key-file: the dev key file, default ~/.archmesh/dev-keys.json)
-        gateway apikey [--dev-key-file PATH]
-                                        print the Development API key (header X-Api-Key)
-        gateway keygen                  print a new HS256 signing secret (base64, 32 random bytes) for
-                                        Gateway__Auth__SigningKeys__0__Secret
-        gateway keygen --api-key        print a new API key (its SHA-256 for Gateway__Auth__ApiKeys__0__Sha256 goes to stderr)
-        Every command also takes configuration overrides: --Gateway:Auth:Issuer=X, --Gateway:Auth:SigningKeys:0:Secret=...
-        """;
+    private static readonly string[] Commands = ["token", "apikey", "keygen", "help", "--help", "-h", "-?"];
 
-    /// <summary>Runs a command when <paramref name="args"/> names one.</summary>
+    /// <summary>Runs a command when <paramref name="args"/> names one (System.CommandLine parses it).</summary>
     /// <returns>False when the arguments are not a command (the server should start).</returns>
     public static bool TryRun(string[] args, TextWriter output, TextWriter error, out int exitCode)
     {
@@ -41,55 +29,61 @@ public static class DevCommands
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         exitCode = 0;
-        if (args.Length == 0)
+        if (args.Length == 0 || !Commands.Contains(args[0], StringComparer.Ordinal))
         {
             return false;
         }
 
-        Func<CommandLine, TextWriter, TextWriter, int>? command = args[0] switch
+        if (args[0] == "help")
         {
-            "token" => Token,
-            "apikey" => ApiKey,
-            "keygen" => KeyGen,
-            _ => null,
-        };
-        if (args[0] is "help" or "--help" or "-h")
+            args = ["--help", .. args[1..]];
+        }
+
+        var line = new CommandLine();
+        line.Token.SetAction(result => Token(line, result, output));
+        line.ApiKey.SetAction(result => ApiKey(line, result, output, error));
+        line.KeyGen.SetAction(result => KeyGen(line, result, output, error));
+
+        // No response files: an argument starting with '@' is a value like any other.
+        var parse = line.Root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parse.Errors.Count > 0)
         {
-            output.WriteLine(Usage);
+            foreach (var problem in parse.Errors)
+            {
+                error.WriteLine($"{args[0]}: {problem.Message}");
+            }
+
+            error.WriteLine($"Run 'gateway {args[0]} --help' for usage.");
+            exitCode = 2;
             return true;
-        }
-
-        if (command is null)
-        {
-            return false;
         }
 
         try
         {
-            exitCode = command(CommandLine.Parse(args[0], args[1..]), output, error);
+            exitCode = parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
         {
             error.WriteLine($"{args[0]}: {e.Message}");
-            error.WriteLine(Usage);
+            error.WriteLine($"Run 'gateway {args[0]} --help' for usage.");
             exitCode = 2;
         }
 
         return true;
     }
 
-    private static int Token(CommandLine line, TextWriter output, TextWriter error)
+    private static int Token(CommandLine line, ParseResult result, TextWriter output)
     {
-        var user = line.Single("--user");
-        var subscribe = line.All("--subscribe");
-        var publish = line.All("--publish");
-        var ttl = line.Single("--ttl") is { } text ? ParseDuration(text) : TimeSpan.FromHours(1);
+        var user = result.GetValue(line.User);
+        var subscribe = result.GetValue(line.Subscribe) ?? [];
+        var publish = result.GetValue(line.Publish) ?? [];
+        var ttl = result.GetValue(line.Ttl) is { } text ? ParseDuration(text) : TimeSpan.FromHours(1);
         if (string.IsNullOrEmpty(user) && publish.Count == 0)
         {
             throw new ArgumentException("--user is required (or --publish for a publisher token).");
         }
 
-        var options = LoadOptions(line);
+        var options = LoadOptions(result, result.GetValue(line.TokenDevKeyFile));
         byte[] secret;
         string? keyId;
         if (options.Auth.SigningKeys.Count > 0)
@@ -118,18 +112,20 @@ public static class DevCommands
         return 0;
     }
 
-    private static int ApiKey(CommandLine line, TextWriter output, TextWriter error)
+    private static int ApiKey(CommandLine line, ParseResult result, TextWriter output, TextWriter error)
     {
-        var options = LoadOptions(line);
+        var options = LoadOptions(result, result.GetValue(line.ApiKeyDevKeyFile));
         var (dev, _) = DevKeys.LoadOrCreate(options.Auth.DevKeyFile);
         output.WriteLine(dev.ApiKey);
         error.WriteLine("(Development API key; production keys are configured as SHA-256 hashes in Gateway:Auth:ApiKeys: see `gateway keygen --api-key`.)");
         return 0;
     }
 
-    private static int KeyGen(CommandLine line, TextWriter output, TextWriter error)
+    private static int KeyGen(CommandLine line, ParseResult result, TextWriter output, TextWriter error)
     {
-        if (line.Flag("--api-key"))
+        // keygen reads no configuration, but an unknown argument is still refused by name.
+        _ = CommandLine.ConfigurationOverrides(result.UnmatchedTokens);
+        if (result.GetValue(line.KeyGenApiKey))
         {
             var key = "ak_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
             output.WriteLine(key);
@@ -142,7 +138,7 @@ public static class DevCommands
     }
 
     /// <summary>Reads configuration the way the server does (same files, variables and overrides).</summary>
-    private static GatewayOptions LoadOptions(CommandLine line)
+    private static GatewayOptions LoadOptions(ParseResult result, string? devKeyFile)
     {
         var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT")
             ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT")
@@ -153,8 +149,8 @@ public static class DevCommands
             .AddJsonFile("appsettings.json", optional: true)
             .AddJsonFile($"appsettings.{environment}.json", optional: true)
             .AddEnvironmentVariables()
-            .AddInMemoryCollection(line.Configuration);
-        if (line.Single("--dev-key-file") is { } file)
+            .AddInMemoryCollection(CommandLine.ConfigurationOverrides(result.UnmatchedTokens));
+        if (devKeyFile is { } file)
         {
             builder.AddInMemoryCollection([new(GatewayOptions.SectionName + ":Auth:DevKeyFile", file)]);
         }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Configuration;
 
@@ -11,9 +12,27 @@ public sealed class HttpApiOptions
     /// </summary>
     public TrustedProxyOptions ForwardedHeaders { get; set; } = new();
 
-    /// <summary>Largest request body (bytes); larger bodies get 413.</summary>
+    /// <summary>
+    /// Largest request body (bytes) of the routes that take several messages (<c>/api/v1/publish</c>, JSON or
+    /// frames, and <c>/api/v1/batch</c>); larger bodies get 413.
+    /// </summary>
     [Range(1024, 256 * 1024 * 1024)]
     public int MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Largest request body (bytes) of the single-message routes (<c>/api/v1/notify</c>, <c>/api/v1/workflows/{id}</c>,
+    /// <c>/api/v1/broadcast</c>); larger bodies get 413. 1 MiB holds the largest frame (64 KiB) many times over,
+    /// even base64-encoded.
+    /// </summary>
+    [Range(1024, 256 * 1024 * 1024)]
+    public int MaxMessageBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Per-caller rate limit.</summary>
+    [ValidateObjectMembers]
+    public HttpRateLimitOptions RateLimit { get; set; } = new();
+
+    /// <summary>Refusals (401, 403, 413, 429, ...) are logged at most once per caller per this interval, with a count.</summary>
+    public TimeSpan RefusalLogInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// After refusing a body as too large (413), at most this many more bytes of it are read and discarded

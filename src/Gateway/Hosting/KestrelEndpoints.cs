@@ -22,12 +22,16 @@ public sealed class KestrelEndpoints
 
     private readonly List<ListenOptions> _http = [];
     private ListenOptions? _tcp;
+    private readonly List<ListenOptions> _management = [];
 
     /// <summary>The HTTP listeners' endpoints (bound ports once started).</summary>
     public IReadOnlyList<IPEndPoint> HttpEndPoints => [.. _http.Select(l => l.IPEndPoint).OfType<IPEndPoint>()];
 
     /// <summary>The raw TCP endpoint (bound port once started), null when disabled.</summary>
     public IPEndPoint? TcpEndPoint => _tcp?.IPEndPoint;
+
+    /// <summary>The management listeners' endpoints (<c>Gateway:Management:Urls</c>; bound ports once started), empty when none.</summary>
+    public IReadOnlyList<IPEndPoint> ManagementEndPoints => [.. _management.Select(l => l.IPEndPoint).OfType<IPEndPoint>()];
 
     /// <summary>Parses <c>*</c>, <c>+</c>, <c>0.0.0.0</c>, <c>localhost</c> or an IP address; null address = any, loopback = localhost.</summary>
     public static bool TryParseBindAddress(string? value, out IPAddress? address)
@@ -97,6 +101,32 @@ public sealed class KestrelEndpoints
                 options.Protocols = HttpProtocols.None;
                 options.UseConnectionHandler<TcpConnectionHandler>();
                 _tcp = options;
+            });
+        }
+    }
+
+    /// <summary>
+    /// Binds the management listener (<c>Gateway:Management:Urls</c>): its connections carry
+    /// <see cref="Api.ManagementConnectionFeature"/>, which routes the operations endpoints there (Api.ManagementListener).
+    /// </summary>
+    internal void ConfigureManagement(KestrelServerOptions kestrel, string? urls)
+    {
+        foreach (var url in (urls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var (host, port, https) = ParseUrl(url);
+            Listen(kestrel, host, port, options =>
+            {
+                if (https)
+                {
+                    options.UseHttps();
+                }
+
+                options.Use(next => connection =>
+                {
+                    connection.Features.Set(Api.ManagementConnectionFeature.Instance);
+                    return next(connection);
+                });
+                _management.Add(options);
             });
         }
     }

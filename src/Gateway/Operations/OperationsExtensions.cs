@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Gateway.Api;
 using Gateway.Operations.Dashboard;
 using Gateway.Operations.Health;
 using Gateway.Operations.Logging;
@@ -68,8 +69,11 @@ public static class OperationsExtensions
     }
 
     /// <summary>
-    /// Maps <c>/health/live</c>, <c>/health/ready</c>, <c>/metrics</c>, <c>/api/v1/stats</c>,
-    /// <c>/api/v1/stats/history</c>, <c>/api/v1/stats/cluster</c> and <c>/dashboard</c>, and adds Serilog's request log.
+    /// Maps <c>/health/live</c>, <c>/health/ready</c> (open, on every listener), <c>/metrics</c>, <c>/api/v1/stats</c>,
+    /// <c>/api/v1/stats/history</c>, <c>/api/v1/stats/cluster</c> and <c>/dashboard</c> (policy
+    /// <see cref="ApiPolicies.Operations"/>, on the management listener when <c>Gateway:Management:Urls</c> is set),
+    /// Call <see cref="UseGatewayOperationsRequestLog"/> first, before the security middleware, so refused requests
+    /// are in the request log too.
     /// </summary>
     /// <param name="app">The built application.</param>
     /// <returns>The same application, for chaining.</returns>
@@ -84,16 +88,18 @@ public static class OperationsExtensions
         _ = services.GetRequiredService<MeterBridge>();
         _ = services.GetRequiredService<OperationsMetrics>();
 
-        app.UseGatewayRequestLogging();
+        // Probes: open, on every listener.
+        app.MapHealthChecks("/health/live", HealthOptions(LiveTag, probe)).AllowAnonymous().OnEveryListener().ExcludeFromDescription();
+        app.MapHealthChecks("/health/ready", HealthOptions(ReadyTag, probe)).AllowAnonymous().OnEveryListener().ExcludeFromDescription();
 
-        app.MapHealthChecks("/health/live", HealthOptions(LiveTag, probe)).ExcludeFromDescription();
-        app.MapHealthChecks("/health/ready", HealthOptions(ReadyTag, probe)).ExcludeFromDescription();
-        app.MapMetrics("/metrics", registry).ExcludeFromDescription();
+        // The rest: on the management listener when there is one, admin key when Gateway:Management requires it.
+        var ops = app.MapGroup("").RequireAuthorization(ApiPolicies.Operations).OnManagementListener();
+        ops.MapMetrics("/metrics", registry).ExcludeFromDescription();
 
-        app.MapGet("/api/v1/stats", (StatsCollector stats) => Results.Json(stats.Current))
+        ops.MapGet("/api/v1/stats", (StatsCollector stats) => Results.Json(stats.Current))
             .WithName("GetStats")
             .WithSummary("The node's key figures over the last sample interval (default 1 s).");
-        app.MapGet("/api/v1/stats/history", (StatsCollector stats, OperationsOptions options, DateTimeOffset? since) => Results.Json(new
+        ops.MapGet("/api/v1/stats/history", (StatsCollector stats, OperationsOptions options, DateTimeOffset? since) => Results.Json(new
         {
             node = probe.NodeId,
             intervalSeconds = options.StatsInterval.TotalSeconds,
@@ -103,11 +109,21 @@ public static class OperationsExtensions
         }))
             .WithName("GetStatsHistory")
             .WithSummary("Snapshots every Gateway:Stats:Interval over Gateway:Stats:Window, oldest first; ?since= returns only newer ones.");
-        app.MapGet("/api/v1/stats/cluster", async (ClusterView cluster) => Results.Json(await cluster.ReadAsync().ConfigureAwait(false)))
+        ops.MapGet("/api/v1/stats/cluster", async (ClusterView cluster) => Results.Json(await cluster.ReadAsync().ConfigureAwait(false)))
             .WithName("GetClusterStats")
             .WithSummary("Every node sharing this node's Redis with its latest summary and age (this node alone on the in-memory engine or when Redis is unreachable).");
 
-        app.MapDashboard();
+        ops.MapDashboard();
+        return app;
+    }
+
+    /// <summary>Adds Serilog's request log (before the middleware that may refuse a request, so it sees every request).</summary>
+    /// <param name="app">The built application.</param>
+    /// <returns>The same application, for chaining.</returns>
+    public static WebApplication UseGatewayOperationsRequestLog(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseGatewayRequestLogging();
         return app;
     }
 

@@ -105,7 +105,9 @@ public sealed class DevCommandsTests : IDisposable
     [Theory]
     [InlineData(new[] { "token", "--user", "alice", "--config-key-file", "x.json" }, "unknown argument '--config-key-file'")]
     [InlineData(new[] { "token", "--subscribe", "workflow:*" }, "--user is required")]
-    [InlineData(new[] { "token", "--user" }, "--user needs a value")]
+    [InlineData(new[] { "token", "--user" }, "Required argument missing for option: '--user'")]
+    [InlineData(new[] { "token", "--user", "a", "--Gateway:Auth:Issuer" }, "--Gateway:Auth:Issuer needs a value")]
+    [InlineData(new[] { "apikey", "stray" }, "unknown argument 'stray'")]
     [InlineData(new[] { "token", "--user", "a", "--ttl", "5x" }, "--ttl '5x'")]
     [InlineData(new[] { "token", "--user", "a", "--Gateway:Auth:SigningKeys:0:Algorithm=ES256" }, "only public keys")]
     [InlineData(new[] { "token", "--user", "a", "--Gateway:Auth:SigningKeys:0:Secret=c2hvcnQ=" }, "Secret is 5 bytes")]
@@ -116,6 +118,46 @@ public sealed class DevCommandsTests : IDisposable
         Assert.Equal(2, exit);
         Assert.Equal("", output);
         Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Help_lists_the_commands_and_each_command_its_options()
+    {
+        foreach (var help in new[] { "--help", "help", "-h" })
+        {
+            var (exit, output, error) = Run(help);
+            Assert.Equal(0, exit);
+            Assert.Equal("", error);
+            Assert.Contains("token", output, StringComparison.Ordinal);
+            Assert.Contains("apikey", output, StringComparison.Ordinal);
+            Assert.Contains("keygen", output, StringComparison.Ordinal);
+        }
+
+        var (tokenExit, tokenHelp, _) = Run("token", "--help");
+        Assert.Equal(0, tokenExit);
+        foreach (var option in new[] { "--user", "--subscribe", "--publish", "--ttl", "--dev-key-file" })
+        {
+            Assert.Contains(option, tokenHelp, StringComparison.Ordinal);
+        }
+
+        var (keygenExit, keygenHelp, _) = Run("keygen", "--help");
+        Assert.Equal(0, keygenExit);
+        Assert.Contains("--api-key", keygenHelp, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Token_takes_short_aliases_repeated_patterns_and_configuration_overrides_in_both_forms()
+    {
+        var (exit, token, _) = Run("token", "-u", "dora", "-s", "workflow:*", "-s", "team:*", "-p", "team:1", "--ttl", "2h",
+            "--Gateway:Auth:Issuer", "other-issuer", "--Gateway:Auth:Audience=other-audience");
+        Assert.Equal(0, exit);
+        var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token);
+        Assert.Equal("dora", jwt.Subject);
+        Assert.Equal("other-issuer", jwt.Issuer);
+        Assert.Equal(["other-audience"], jwt.Audiences);
+        Assert.Equal(["workflow:*", "team:*"], jwt.Claims.Where(c => c.Type == "subscribe").Select(c => c.Value));
+        Assert.Equal(["team:1"], jwt.Claims.Where(c => c.Type == "publish").Select(c => c.Value));
+        Assert.InRange(jwt.ValidTo - DateTime.UtcNow, TimeSpan.FromMinutes(119), TimeSpan.FromMinutes(121));
     }
 
     [Fact]
@@ -132,7 +174,7 @@ public sealed class DevCommandsTests : IDisposable
         using var output = new StringWriter();
         using var error = new StringWriter();
         // A dev key file inside the test's directory unless the test names one: never the developer's own.
-        if (!args.Contains("--dev-key-file") && args[0] is "token" or "apikey")
+        if (!args.Contains("--dev-key-file") && !args.Contains("--help") && args[0] is "token" or "apikey")
         {
             args = [args[0], "--dev-key-file", Path.Combine(_dir.FullName, "default-dev-keys.json"), .. args[1..]];
         }

@@ -80,6 +80,11 @@ public sealed class DeploymentManifestTests
         Assert.True(grace > preStop + drain.TotalSeconds + 16, $"terminationGracePeriodSeconds {grace} <= preStop {preStop} + drain {drain.TotalSeconds} + 16");
         Assert.Equal("archmesh-gateway-secrets", Scalar(container, "envFrom", "1", "secretRef", "name"));
         Assert.Equal("Production", Scalar(config, "data", "ASPNETCORE_ENVIRONMENT"));
+
+        // Production protects /metrics on the public port: Prometheus scrapes the management listener's port.
+        var management = new Uri(Scalar(config, "data", "Gateway__Management__Urls")).Port.ToString(CultureInfo.InvariantCulture);
+        Assert.Equal(management, Scalar(deployment, "spec", "template", "metadata", "annotations", "prometheus.io/port"));
+        Assert.Contains(((YamlSequenceNode)Node(container, "ports")).Children, p => Scalar(p, "containerPort") == management);
         Assert.DoesNotContain(((YamlMappingNode)Node(config, "data")).Children.Keys, k => ((YamlScalarNode)k).Value!.Contains("Auth", StringComparison.Ordinal));
 
         // Both kustomizations name files that exist; the example Secret is not applied.
@@ -159,6 +164,15 @@ public sealed class DeploymentManifestTests
         Assert.Equal("redis:6379", node["Gateway__Engine__Redis__Configuration"]);
         Assert.Equal(nodes.Count.ToString(CultureInfo.InvariantCulture), node["Gateway__Engine__Replicas"]);
         Assert.Equal("Production", node["ASPNETCORE_ENVIRONMENT"]);
+
+        // Production protects /metrics on the public port: Prometheus scrapes each node's management listener.
+        var managementPort = new Uri(node["Gateway__Management__Urls"]).Port;
+        var scrape = File.ReadAllText(Path.Combine(Deploy, "prometheus", "prometheus.yml"));
+        foreach (var name in nodes)
+        {
+            Assert.Contains($"\"{name}:{managementPort}\"", scrape, StringComparison.Ordinal);
+        }
+
         Assert.DoesNotContain(node.Keys, k => k.StartsWith("Gateway__Auth__", StringComparison.Ordinal));
         var example = File.ReadAllText(Path.Combine(Deploy, "docker", "gateway.env.example"));
         Assert.Contains("Gateway__Auth__SigningKeys__0__Secret=", example, StringComparison.Ordinal);
