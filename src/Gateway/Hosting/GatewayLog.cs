@@ -64,9 +64,6 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Drain finished on node {NodeId} in {ElapsedMs} ms; {Remaining} connections were still open at the deadline")]
     public static partial void DrainFinished(ILogger logger, string nodeId, long elapsedMs, int remaining);
 
-    [LoggerMessage(EventId = 1400, Level = LogLevel.Warning, Message = "HTTP API request refused: {Status} {ErrorName} ({Detail})")]
-    public static partial void ApiRefused(ILogger logger, int status, string errorName, string detail);
-
     [LoggerMessage(EventId = 1401, Level = LogLevel.Debug, Message = "HTTP API caller {Caller} published to {Topic} at offset {Offset}")]
     public static partial void ApiPublished(ILogger logger, string caller, string topic, ulong offset);
 
