@@ -39,13 +39,17 @@ internal sealed class DispatchWorker
     private long _broadcastSlices;
     private long _wakeups;
 
+    private readonly ConcurrentQueue<TopicState> _created = new();
     private readonly TimeSpan _sweepInterval;
+    private readonly int _sweepBatch;
     private long _lastSweep = Stopwatch.GetTimestamp();
+    private long _nextBudgetCheck;
 
-    public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity, TimeSpan sweepInterval)
+    public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity, TimeSpan sweepInterval, int sweepBatch)
     {
         _dispatcher = dispatcher;
         _sweepInterval = sweepInterval;
+        _sweepBatch = sweepBatch;
         Index = index;
         Rings = new RingQueue<DispatchItem>[4];
         for (var p = 0; p < 4; p++)
@@ -58,6 +62,9 @@ internal sealed class DispatchWorker
     }
 
     public int Index { get; }
+
+    /// <summary>The topics this worker owns, least recently used first (worker thread only).</summary>
+    public TopicList Topics { get; } = new();
 
     public RingQueue<DispatchItem>[] Rings { get; }
 
@@ -181,7 +188,7 @@ internal sealed class DispatchWorker
 
     public bool HasWork()
     {
-        if (!Control.IsEmpty || !Lane.IsEmpty || !_replays.IsEmpty)
+        if (!Control.IsEmpty || !Lane.IsEmpty || !_replays.IsEmpty || !_created.IsEmpty)
         {
             return true;
         }
@@ -197,9 +204,35 @@ internal sealed class DispatchWorker
         return false;
     }
 
+    /// <summary>
+    /// Hands a topic just created (on any thread, under the dispatcher's creation lock) to this worker, which
+    /// lists it at its next cycle: every topic is then in exactly one worker's <see cref="Topics"/>, so the
+    /// idle sweep and budget eviction never need the registry.
+    /// </summary>
+    public void AddCreated(TopicState topic)
+    {
+        _created.Enqueue(topic);
+        Signal();
+    }
+
+    /// <summary>Wakes this worker (parked or not) so it checks the node budget now.</summary>
+    public void RequestBudgetCheck()
+    {
+        Volatile.Write(ref _nextBudgetCheck, 0);
+        _wake.Set();
+    }
+
     /// <summary>Runs one full cycle on the calling thread; returns the number of items handled.</summary>
     public int RunCycle()
     {
+        while (_created.TryDequeue(out var topic))
+        {
+            if (!topic.Retired && !topic.Listed)
+            {
+                Topics.Touch(topic);
+            }
+        }
+
         var done = Drain(Control, ControlBudget, -1);
         done += DrainReplays();
         done += Drain(Lane, ControlBudget, -1);
@@ -215,13 +248,18 @@ internal sealed class DispatchWorker
     {
         while (true)
         {
-            if (Stopwatch.GetElapsedTime(_lastSweep) >= _sweepInterval)
+            // The idle-topic sweep runs in batches of IdleTopicSweepBatch topics between ring drains, so a
+            // worker with many topics never stalls its rings for a whole pass.
+            if (!Topics.PassActive && Stopwatch.GetElapsedTime(_lastSweep) >= _sweepInterval)
             {
                 _lastSweep = Stopwatch.GetTimestamp();
-                _dispatcher.SweepIdleTopics(this);
+                Topics.BeginPass();
             }
 
-            if (RunCycle() > 0)
+            var sweeping = Topics.PassActive && _dispatcher.SweepStep(this, _sweepBatch) > 0 && Topics.PassActive;
+            CheckBudget();
+
+            if (RunCycle() > 0 || sweeping)
             {
                 continue;
             }
@@ -249,6 +287,24 @@ internal sealed class DispatchWorker
         }
 
         _exited = true;
+    }
+
+    /// <summary>
+    /// Evicts idle state while the node is over a budget threshold (a few volatile reads when it is not). A
+    /// pass that frees nothing (everything is live) waits 100 ms before the next, unless a refusal asks sooner.
+    /// </summary>
+    private void CheckBudget()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (now < Volatile.Read(ref _nextBudgetCheck) || !_dispatcher.Budget.WantsEviction)
+        {
+            return;
+        }
+
+        if (_dispatcher.EnforceBudget(this) == 0)
+        {
+            Volatile.Write(ref _nextBudgetCheck, now + (Stopwatch.Frequency / 10));
+        }
     }
 
     private void WakeDeferred()
