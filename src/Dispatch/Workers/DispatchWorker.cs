@@ -43,7 +43,8 @@ internal sealed class DispatchWorker
     private readonly TimeSpan _sweepInterval;
     private readonly int _sweepBatch;
     private long _lastSweep = Stopwatch.GetTimestamp();
-    private long _nextBudgetCheck;
+    private static readonly TimeSpan BudgetRetry = TimeSpan.FromMilliseconds(100);
+    private long _nextBudgetCheck; // worker thread only
 
     public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity, TimeSpan sweepInterval, int sweepBatch)
     {
@@ -215,12 +216,11 @@ internal sealed class DispatchWorker
         Signal();
     }
 
-    /// <summary>Wakes this worker (parked or not) so it checks the node budget now.</summary>
-    public void RequestBudgetCheck()
-    {
-        Volatile.Write(ref _nextBudgetCheck, 0);
-        _wake.Set();
-    }
+    /// <summary>
+    /// Wakes this worker if parked so it looks at the node budget. It does not lift the 100 ms pause after a pass
+    /// that freed nothing: a flood of refused requests costs a wake-up, not a scan each.
+    /// </summary>
+    public void RequestBudgetCheck() => Signal();
 
     /// <summary>Runs one full cycle on the calling thread; returns the number of items handled.</summary>
     public int RunCycle()
@@ -279,8 +279,9 @@ internal sealed class DispatchWorker
             if (!HasWork() && !_stopping)
             {
                 Volatile.Write(ref _wakeups, _wakeups + 1);
-                // Bounded so an idle worker still sweeps idle topics now and then.
-                _wake.Wait(_sweepInterval);
+                // Bounded so an idle worker still sweeps idle topics now and then, and, while the node is over a
+                // budget threshold, retries eviction after its pause (idle state may appear without any item here).
+                _wake.Wait(_dispatcher.Budget.WantsEviction ? BudgetRetry : _sweepInterval);
             }
 
             Interlocked.Exchange(ref _parked, 0);
@@ -291,19 +292,19 @@ internal sealed class DispatchWorker
 
     /// <summary>
     /// Evicts idle state while the node is over a budget threshold (a few volatile reads when it is not). A
-    /// pass that frees nothing (everything is live) waits 100 ms before the next, unless a refusal asks sooner.
+    /// pass that frees nothing (everything is live) waits 100 ms before the next.
     /// </summary>
     private void CheckBudget()
     {
         var now = Stopwatch.GetTimestamp();
-        if (now < Volatile.Read(ref _nextBudgetCheck) || !_dispatcher.Budget.WantsEviction)
+        if (now < _nextBudgetCheck || !_dispatcher.Budget.WantsEviction)
         {
             return;
         }
 
         if (_dispatcher.EnforceBudget(this) == 0)
         {
-            Volatile.Write(ref _nextBudgetCheck, now + (Stopwatch.Frequency / 10));
+            _nextBudgetCheck = now + (long)(BudgetRetry.TotalSeconds * Stopwatch.Frequency);
         }
     }
 
