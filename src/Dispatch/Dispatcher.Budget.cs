@@ -17,8 +17,8 @@ public sealed partial class Dispatcher
     internal NodeBudget Budget => _budget;
 
     /// <summary>
-    /// Runs a complete idle-topic pass over <paramref name="worker"/>'s topics now (tests, and shutdown-free
-    /// callers); the worker loop itself uses <see cref="SweepStep"/> in batches.
+    /// Runs a complete idle-topic pass over <paramref name="worker"/>'s topics now, on the calling thread (tests
+    /// on an unstarted dispatcher); the worker loop itself uses <see cref="SweepStep"/> in batches.
     /// </summary>
     /// <returns>The number of topics dropped.</returns>
     internal int SweepIdleTopics(DispatchWorker worker)

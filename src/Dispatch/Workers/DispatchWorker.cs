@@ -25,6 +25,9 @@ internal sealed class DispatchWorker
     /// <summary>Items taken per cycle from the control ring and from the broadcast lane.</summary>
     internal const int ControlBudget = 256;
 
+    /// <summary>Pause after a budget eviction pass that freed nothing (everything was live) before the next.</summary>
+    private static readonly TimeSpan BudgetRetry = TimeSpan.FromMilliseconds(100);
+
     private readonly Dispatcher _dispatcher;
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private readonly ConcurrentQueue<ReplayCursor> _replays = new();
@@ -43,7 +46,6 @@ internal sealed class DispatchWorker
     private readonly TimeSpan _sweepInterval;
     private readonly int _sweepBatch;
     private long _lastSweep = Stopwatch.GetTimestamp();
-    private static readonly TimeSpan BudgetRetry = TimeSpan.FromMilliseconds(100);
     private long _nextBudgetCheck; // worker thread only
 
     public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity, TimeSpan sweepInterval, int sweepBatch)
