@@ -151,6 +151,12 @@ public sealed partial class Dispatcher
 
     private ErrorCode Enqueue(TopicState topic, Priority priority, ReadOnlySpan<byte> payload, Session? ackTo, uint correlationId, PublishCompletion? completion)
     {
+        if (topic.Kind is TopicKind.User or TopicKind.Workflow && CheckStateBudget(topic) is var refused && refused != ErrorCode.None)
+        {
+            Counters.CountReject(refused);
+            return refused;
+        }
+
         if (_remote is not null)
         {
             return EnqueueRemote(_remote, topic, priority, payload, ackTo, correlationId, completion);
@@ -190,6 +196,12 @@ public sealed partial class Dispatcher
         {
             var position = topic.Stream.Append(buffer, item.Priority);
             PatchPosition(buffer, position);
+            Touch(worker, topic);
+            if (topic.Kind == TopicKind.Workflow && !topic.HasRetained)
+            {
+                topic.HasRetained = true;
+            }
+
             _metrics.RecordLatency(item.EnqueuedTimestamp);
             AnswerPublisher(completion, item.Session, item.CorrelationId, position);
             completion = null;

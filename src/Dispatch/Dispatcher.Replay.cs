@@ -29,6 +29,7 @@ public sealed partial class Dispatcher
             return;
         }
 
+        Touch(worker, topic);
         var position = topic.Stream.Position;
         var flags = FrameFlags.None;
         var recovering = false;
@@ -91,6 +92,7 @@ public sealed partial class Dispatcher
             return;
         }
 
+        Touch(worker, topic);
         var position = topic.Stream.Position;
         if (_remote is null && topic.Stream.PendingCount == 0)
         {
@@ -106,6 +108,7 @@ public sealed partial class Dispatcher
     {
         try
         {
+            Touch(worker, cursor.Topic);
             RunReplay(worker, cursor);
         }
         catch (Exception ex)

@@ -79,7 +79,7 @@ public sealed partial class Dispatcher
         Interlocked.Increment(ref _connectionCount);
         _slices[slice].Add(created);
 
-        if (userId is not null && TryGetOrCreateTopic(TopicRules.UserPrefix + userId, out var userTopic) == ErrorCode.None)
+        if (userId is not null && TryGetOrCreateTopic(TopicRules.UserPrefix + userId, out var userTopic, force: true) == ErrorCode.None)
         {
             created.AddSubscriptionUnchecked(userTopic.Name);
             var item = new DispatchItem { Kind = DispatchItemKind.AttachUser, Topic = userTopic, Session = created };

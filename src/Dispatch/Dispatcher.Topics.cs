@@ -14,41 +14,10 @@ public sealed partial class Dispatcher
     internal int OwnerOf(string topic) => TryGetOrCreateTopic(topic, out var state) == ErrorCode.None ? state.Owner.Index : -1;
 
     /// <summary>
-    /// Drops idle topics owned by <paramref name="worker"/> (on its thread): no subscribers and an empty
-    /// stream. Keeps the registry bounded by live topics rather than by every topic ever used.
+    /// Finds or creates a topic. A new topic beyond <see cref="TopicBudgetOptions.MaxTopics"/> is refused with
+    /// Overloaded (and the workers are asked to evict), unless <paramref name="force"/>.
     /// </summary>
-    /// <returns>The number of topics dropped.</returns>
-    internal int SweepIdleTopics(DispatchWorker worker)
-    {
-        var dropped = 0;
-        foreach (var (name, topic) in _topics)
-        {
-            if (topic.Owner != worker)
-            {
-                continue;
-            }
-
-            EndInterestIfIdle(topic);
-            if (topic.Kind == TopicKind.Broadcast || topic.Subscribers.Count > 0 || topic.ActiveReplays > 0 || topic.Live || topic.Initializing || topic.Filling || !topic.Stream.IsEmpty)
-            {
-                continue;
-            }
-
-            lock (_topicCreation)
-            {
-                if (_topics.TryRemove(KeyValuePair.Create(name, topic)))
-                {
-                    topic.Retired = true;
-                    topic.Stream.Dispose();
-                    dropped++;
-                }
-            }
-        }
-
-        return dropped;
-    }
-
-    private ErrorCode TryGetOrCreateTopic(string name, out TopicState state)
+    private ErrorCode TryGetOrCreateTopic(string name, out TopicState state, bool force = false)
     {
         if (_topics.TryGetValue(name, out state!))
         {
@@ -61,8 +30,7 @@ public sealed partial class Dispatcher
             return ErrorCode.InvalidTopic;
         }
 
-        state = GetOrCreateTopicCore(name);
-        return ErrorCode.None;
+        return Created(GetOrCreateTopicCore(name, force), out state);
     }
 
     private ErrorCode TryGetOrCreateTopic(ReadOnlySpan<byte> utf8, out TopicState state)
@@ -84,11 +52,24 @@ public sealed partial class Dispatcher
             return ErrorCode.InvalidTopic;
         }
 
-        state = GetOrCreateTopicCore(Encoding.UTF8.GetString(utf8));
-        return ErrorCode.None;
+        return Created(GetOrCreateTopicCore(Encoding.UTF8.GetString(utf8), force: false), out state);
     }
 
-    private TopicState GetOrCreateTopicCore(string name)
+    private ErrorCode Created(TopicState? created, out TopicState state)
+    {
+        state = created!;
+        if (created is not null)
+        {
+            return ErrorCode.None;
+        }
+
+        Counters.CountReject(ErrorCode.Overloaded);
+        RequestEviction();
+        return ErrorCode.Overloaded;
+    }
+
+    /// <summary>Finds or creates a topic; null when the topic budget is exhausted (never when <paramref name="force"/>).</summary>
+    private TopicState? GetOrCreateTopicCore(string name, bool force)
     {
         // Creation is rare; one lock keeps a single stream (and epoch) per topic.
         lock (_topicCreation)
@@ -100,13 +81,33 @@ public sealed partial class Dispatcher
 
             var owner = _workers[(int)((uint)StringComparer.Ordinal.GetHashCode(name) % (uint)_workers.Length)];
             var kind = TopicState.KindOf(name);
+            var counted = kind != TopicKind.Broadcast;
+            if (counted && !_budget.TryAddTopic(force))
+            {
+                return null;
+            }
+
             // Remote engines keep the stream in the store; the node keeps a cache of what it delivered
             // (history for recoveries it can serve itself, the retained state; pending lives in the store).
             ITopicStream stream = _remote is null
                 ? _engine.CreateStream(name, kind)
                 : new InMemoryTopicStream(name, kind, 0, _options.History, 0, _options.PendingTtl, _time);
-            var state = new TopicState(name, owner, stream);
+            if (stream is InMemoryTopicStream local)
+            {
+                local.Ledger = _budget.LedgerOf(owner.Index);
+            }
+
+            var state = new TopicState(name, owner, stream) { Counted = counted };
             _topics[name] = state;
+            if (counted)
+            {
+                owner.AddCreated(state);
+                if (_budget.Topics > _budget.TopicsThreshold)
+                {
+                    RequestEviction(); // above the threshold: idle topics make room before the limit is reached
+                }
+            }
+
             return state;
         }
     }

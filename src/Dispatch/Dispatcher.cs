@@ -35,6 +35,8 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
     private readonly DispatchMetrics _metrics;
     private readonly ObjectPool<PublishCompletion> _completions = new DefaultObjectPool<PublishCompletion>(new DefaultPooledObjectPolicy<PublishCompletion>(), 1024);
     private readonly TopicState _broadcast;
+    private readonly NodeBudget _budget;
+    private long _sweepVisits;
     private int _state; // 0 created, 1 started, 2 stopping/disposed
     private int _nextSlice;
     private int _connectionCount;
@@ -62,13 +64,14 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         _slices = new SessionSlice[workerCount];
         for (var i = 0; i < workerCount; i++)
         {
-            _workers[i] = new DispatchWorker(this, i, options.RingCapacity, options.ControlRingCapacity, options.IdleTopicSweepInterval);
+            _workers[i] = new DispatchWorker(this, i, options.RingCapacity, options.ControlRingCapacity, options.IdleTopicSweepInterval, options.IdleTopicSweepBatch);
             _slices[i] = new SessionSlice();
         }
 
+        _budget = new NodeBudget(options.Budget, workerCount);
         _topics = new ConcurrentDictionary<string, TopicState>(StringComparer.Ordinal);
         _topicsBySpan = _topics.GetAlternateLookup<ReadOnlySpan<char>>();
-        _broadcast = GetOrCreateTopicCore(TopicRules.Broadcast);
+        _broadcast = GetOrCreateTopicCore(TopicRules.Broadcast, force: true)!;
         Counters = new DispatchCounters();
         _metrics = new DispatchMetrics(this);
         _engine.Attach(this);
@@ -79,6 +82,9 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 
     /// <summary>Known topics.</summary>
     public int TopicCount => _topics.Count;
+
+    /// <summary>Topics visited by idle-topic sweeps so far (tests, metrics).</summary>
+    internal long SweepVisits => Volatile.Read(ref _sweepVisits);
 
     /// <summary>The pool every frame of this dispatcher comes from (the host rents its control frames here too).</summary>
     public FrameBufferPool Pool { get; }
@@ -186,7 +192,8 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
             if (item.Topic is { Retired: true } retired)
             {
                 // Queued before its idle topic was dropped: the current state (same owner) takes it.
-                item.Topic = GetOrCreateTopicCore(retired.Name);
+                // Forced: the topic was counted when the item was accepted; the budget never loses a queued item.
+                item.Topic = GetOrCreateTopicCore(retired.Name, force: true)!;
             }
 
             switch (item.Kind)
@@ -209,6 +216,7 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
                     ProcessSubscribe(worker, ref item);
                     break;
                 case DispatchItemKind.Unsubscribe:
+                    Touch(worker, item.Topic!);
                     CancelReplay(item.Session!, item.Topic!);
                     item.Topic!.Subscribers.Remove(item.Session!);
                     if (!item.Session!.IsClosed)
@@ -220,6 +228,7 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
 
                     break;
                 case DispatchItemKind.RemoveSubscriber:
+                    Touch(worker, item.Topic!);
                     CancelReplay(item.Session!, item.Topic!);
                     item.Topic!.Subscribers.Remove(item.Session!);
                     break;

@@ -54,6 +54,15 @@ public sealed class DispatcherOptions
     /// </summary>
     public TimeSpan IdleTopicSweepInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Topics one idle-topic sweep step visits before the worker goes back to its rings: a pass over many topics
+    /// runs in batches of this size between ring drains instead of in one stall.
+    /// </summary>
+    public int IdleTopicSweepBatch { get; set; } = 256;
+
+    /// <summary>The node-wide memory budget for topic state (topics, history, retained, pending).</summary>
+    public TopicBudgetOptions Budget { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -87,9 +96,16 @@ public sealed class DispatcherOptions
             throw new ArgumentException($"{nameof(IdleTopicSweepInterval)} must be positive.", nameof(IdleTopicSweepInterval));
         }
 
+        if (IdleTopicSweepBatch <= 0)
+        {
+            throw new ArgumentException($"{nameof(IdleTopicSweepBatch)} must be positive (was {IdleTopicSweepBatch}).", nameof(IdleTopicSweepBatch));
+        }
+
         ArgumentNullException.ThrowIfNull(Outbound);
         ArgumentNullException.ThrowIfNull(History);
+        ArgumentNullException.ThrowIfNull(Budget);
         Outbound.Validate();
         History.Validate();
+        Budget.Validate();
     }
 }

@@ -40,6 +40,15 @@ internal sealed class InMemoryTopicStream : ITopicStream
 
     public string Topic { get; }
 
+    /// <summary>
+    /// The owning worker's share of the node budget, charged with this stream's history, retained and pending
+    /// bytes (set by the dispatcher before the stream is used; null = not accounted).
+    /// </summary>
+    public BudgetLedger? Ledger { get; set; }
+
+    /// <summary>Bytes of history held.</summary>
+    public long HistoryBytes => _historyBytes;
+
     public StreamPosition Position => new(_epoch, _lastOffset);
 
     public FrameBuffer? Retained => _retained;
@@ -77,9 +86,7 @@ internal sealed class InMemoryTopicStream : ITopicStream
 
         if (_kind == TopicKind.Workflow)
         {
-            message.AddReference();
-            _retained?.Release();
-            _retained = message;
+            SetRetained(message);
         }
         else if (_kind == TopicKind.User && _maxPending > 0)
         {
@@ -87,6 +94,7 @@ internal sealed class InMemoryTopicStream : ITopicStream
             if (_pending.Count >= _maxPending)
             {
                 // Bounded per user: the oldest notification gives way (counted).
+                Ledger?.AddPending(-_pending[0].Buffer.Length);
                 _pending[0].Buffer.Release();
                 _pending.RemoveAt(0);
                 PendingDropped++;
@@ -94,6 +102,7 @@ internal sealed class InMemoryTopicStream : ITopicStream
 
             message.AddReference();
             _pending.Add(new Entry(offset, message, now + _pendingTtlMs));
+            Ledger?.AddPending(message.Length);
         }
 
         return new StreamPosition(_epoch, offset);
@@ -129,8 +138,27 @@ internal sealed class InMemoryTopicStream : ITopicStream
     public void SetRetained(FrameBuffer? message)
     {
         message?.AddReference();
+        Ledger?.AddRetained((message?.Length ?? 0) - (_retained?.Length ?? 0));
         _retained?.Release();
         _retained = message;
+    }
+
+    /// <summary>
+    /// Drops the whole history (node budget eviction) but keeps the epoch and position: a recovery from before
+    /// the current position then reads <see cref="HistoryReadStatus.Gone"/> (RecoveryFailed / recovery_incomplete).
+    /// </summary>
+    /// <returns>The bytes freed.</returns>
+    public long DropHistory()
+    {
+        var bytes = _historyBytes;
+        while (_count > 0)
+        {
+            PopOldest();
+        }
+
+        _history = []; // the ring array goes too: an evicted topic keeps no history memory
+        _head = 0;
+        return bytes;
     }
 
     /// <summary>Forgets the cached history and continues at <paramref name="position"/> (remote engines: interest start, new epoch).</summary>
@@ -260,6 +288,7 @@ internal sealed class InMemoryTopicStream : ITopicStream
             var value = _pending[mid].Offset;
             if (value == offset)
             {
+                Ledger?.AddPending(-_pending[mid].Buffer.Length);
                 _pending[mid].Buffer.Release();
                 _pending.RemoveAt(mid);
                 return true;
@@ -285,10 +314,10 @@ internal sealed class InMemoryTopicStream : ITopicStream
             PopOldest();
         }
 
-        _retained?.Release();
-        _retained = null;
+        SetRetained(null);
         foreach (var entry in _pending)
         {
+            Ledger?.AddPending(-entry.Buffer.Length);
             entry.Buffer.Release();
         }
 
@@ -318,6 +347,7 @@ internal sealed class InMemoryTopicStream : ITopicStream
         _history[(_head + _count) % _history.Length] = entry;
         _count++;
         _historyBytes += entry.Buffer.Length;
+        Ledger?.AddHistory(entry.Buffer.Length);
     }
 
     private void TrimHistory(long nowMs)
@@ -333,6 +363,7 @@ internal sealed class InMemoryTopicStream : ITopicStream
     {
         ref var entry = ref _history[_head];
         _historyBytes -= entry.Buffer.Length;
+        Ledger?.AddHistory(-entry.Buffer.Length);
         entry.Buffer.Release();
         entry = default;
         _head = (_head + 1) % _history.Length;
@@ -344,6 +375,7 @@ internal sealed class InMemoryTopicStream : ITopicStream
         var expired = 0;
         while (expired < _pending.Count && _pending[expired].Stamp <= nowMs)
         {
+            Ledger?.AddPending(-_pending[expired].Buffer.Length);
             _pending[expired].Buffer.Release();
             expired++;
         }

@@ -40,6 +40,12 @@ internal sealed class DispatchMetrics : IDisposable
         _meter.CreateObservableCounter("gateway.dispatch.worker.faults", () => Volatile.Read(ref dispatcher.Counters.WorkerFaults), "{fault}", "Items whose handling threw.");
         _meter.CreateObservableUpDownCounter("gateway.dispatch.connections", () => (long)dispatcher.ConnectionCount, "{connection}", "Registered connections.");
         _meter.CreateObservableUpDownCounter("gateway.dispatch.topics", () => (long)dispatcher.TopicCount, "{topic}", "Known topics.");
+        var budget = dispatcher.Budget;
+        _meter.CreateObservableGauge("gateway.dispatch.budget.used", () => BudgetUse(budget), null, "Node memory budget in use, by budget (topics: count; history_bytes, retained_bytes, pending_bytes: encoded frame bytes).");
+        _meter.CreateObservableGauge("gateway.dispatch.budget.limit", () => BudgetLimits(budget.Options), null, "Node memory budget limits (Gateway:Dispatch:Budget), by budget.");
+        _meter.CreateObservableCounter("gateway.dispatch.budget.evictions", () => Evictions(budget), "{eviction}", "Idle state evicted over the node budget: kind=topic (whole topic: history and retained), kind=history (history only).");
+        _meter.CreateObservableCounter("gateway.dispatch.budget.refusals", () => Refusals(budget), "{refusal}", "Requests refused as overloaded by the node budget, by reason (topics, retained, pending).");
+        _meter.CreateObservableCounter("gateway.dispatch.idle_sweep.visits", () => dispatcher.SweepVisits, "{topic}", "Topics visited by the incremental idle-topic sweep.");
         _latency = _meter.CreateHistogram<double>("gateway.dispatch.latency", "s", "Time from ring enqueue to offset assignment.");
     }
 
@@ -63,6 +69,35 @@ internal sealed class DispatchMetrics : IDisposable
         new(values[1], PriorityTags[1]),
         new(values[2], PriorityTags[2]),
         new(values[3], PriorityTags[3]),
+    ];
+
+    private static Measurement<long>[] BudgetUse(NodeBudget b) =>
+    [
+        new(b.Topics, new KeyValuePair<string, object?>("budget", "topics")),
+        new(b.HistoryBytes, new KeyValuePair<string, object?>("budget", "history_bytes")),
+        new(b.RetainedBytes, new KeyValuePair<string, object?>("budget", "retained_bytes")),
+        new(b.PendingBytes, new KeyValuePair<string, object?>("budget", "pending_bytes")),
+    ];
+
+    private static Measurement<long>[] BudgetLimits(TopicBudgetOptions o) =>
+    [
+        new(o.MaxTopics, new KeyValuePair<string, object?>("budget", "topics")),
+        new(o.MaxHistoryBytes, new KeyValuePair<string, object?>("budget", "history_bytes")),
+        new(o.MaxRetainedBytes, new KeyValuePair<string, object?>("budget", "retained_bytes")),
+        new(o.MaxPendingBytes, new KeyValuePair<string, object?>("budget", "pending_bytes")),
+    ];
+
+    private static Measurement<long>[] Evictions(NodeBudget b) =>
+    [
+        new(b.TopicsEvicted, new KeyValuePair<string, object?>("kind", "topic")),
+        new(b.HistoriesEvicted, new KeyValuePair<string, object?>("kind", "history")),
+    ];
+
+    private static Measurement<long>[] Refusals(NodeBudget b) =>
+    [
+        new(b.RefusedTopics, new KeyValuePair<string, object?>("reason", "topics")),
+        new(b.RefusedRetained, new KeyValuePair<string, object?>("reason", "retained")),
+        new(b.RefusedPending, new KeyValuePair<string, object?>("reason", "pending")),
     ];
 
     private static Measurement<long>[] Rejects(DispatchCounters c) =>

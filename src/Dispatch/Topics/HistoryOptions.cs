@@ -17,17 +17,17 @@ public sealed class HistoryOptions
     {
         if (MaxMessages < 0)
         {
-            throw new ArgumentException("History:MaxMessages must not be negative.", nameof(MaxMessages));
+            throw new ArgumentException("History:MaxMessages must not be negative.", "History:MaxMessages");
         }
 
         if (MaxBytes < 0)
         {
-            throw new ArgumentException("History:MaxBytes must not be negative.", nameof(MaxBytes));
+            throw new ArgumentException("History:MaxBytes must not be negative.", "History:MaxBytes");
         }
 
         if (MaxAge <= TimeSpan.Zero)
         {
-            throw new ArgumentException("History:MaxAge must be positive.", nameof(MaxAge));
+            throw new ArgumentException("History:MaxAge must be positive.", "History:MaxAge");
         }
     }
 }

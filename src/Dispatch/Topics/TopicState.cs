@@ -10,6 +10,8 @@ namespace Gateway.Dispatch;
 /// </summary>
 internal sealed class TopicState
 {
+    private volatile bool _hasRetained;
+
     public TopicState(string name, DispatchWorker owner, ITopicStream stream)
     {
         Name = name;
@@ -36,6 +38,33 @@ internal sealed class TopicState
     /// state are re-resolved by name on the same owner (same hash), so nothing reaches a dead stream.
     /// </summary>
     public bool Retired { get; set; }
+
+    /// <summary>
+    /// Set (by the owner) once the topic holds retained state; read by publishers to refuse new retained state
+    /// when the node's retained budget is exhausted (an update of existing state is always accepted).
+    /// </summary>
+    public bool HasRetained
+    {
+        get => _hasRetained;
+        set => _hasRetained = value;
+    }
+
+    /// <summary>Whether the topic counts against the node's topic budget (every topic but <c>broadcast</c>).</summary>
+    public bool Counted { get; set; }
+
+    // The owner's TopicList (owner thread only).
+
+    /// <summary>In the owner's <see cref="TopicList"/>.</summary>
+    public bool Listed { get; set; }
+
+    /// <summary>Previous (less recently used) topic in the owner's list.</summary>
+    public TopicState? LruPrev { get; set; }
+
+    /// <summary>Next (more recently used) topic in the owner's list.</summary>
+    public TopicState? LruNext { get; set; }
+
+    /// <summary>When the topic was last used, as the owner list's stamp.</summary>
+    public long LruStamp { get; set; }
 
     /// <summary>Replays in progress on this topic (owner thread only): an idle-topic sweep must keep it.</summary>
     public int ActiveReplays { get; set; }

@@ -27,6 +27,9 @@ internal sealed class DispatchWorker
     /// <summary>Items taken per cycle from the control ring and from the broadcast lane.</summary>
     internal const int ControlBudget = 256;
 
+    /// <summary>Pause after a budget eviction pass that freed nothing (everything was live) before the next.</summary>
+    private static readonly TimeSpan BudgetRetry = TimeSpan.FromMilliseconds(100);
+
     private readonly Dispatcher _dispatcher;
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private readonly ConcurrentQueue<ReplayCursor> _replays = new();
@@ -41,13 +44,17 @@ internal sealed class DispatchWorker
     private long _broadcastSlices;
     private long _wakeups;
 
+    private readonly ConcurrentQueue<TopicState> _created = new();
     private readonly TimeSpan _sweepInterval;
+    private readonly int _sweepBatch;
     private long _lastSweep = Stopwatch.GetTimestamp();
+    private long _nextBudgetCheck; // worker thread only
 
-    public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity, TimeSpan sweepInterval)
+    public DispatchWorker(Dispatcher dispatcher, int index, int ringCapacity, int controlCapacity, TimeSpan sweepInterval, int sweepBatch)
     {
         _dispatcher = dispatcher;
         _sweepInterval = sweepInterval;
+        _sweepBatch = sweepBatch;
         Index = index;
         Rings = new RingQueue<DispatchItem>[4];
         for (var p = 0; p < 4; p++)
@@ -60,6 +67,9 @@ internal sealed class DispatchWorker
     }
 
     public int Index { get; }
+
+    /// <summary>The topics this worker owns, least recently used first (worker thread only).</summary>
+    public TopicList Topics { get; } = new();
 
     public RingQueue<DispatchItem>[] Rings { get; }
 
@@ -183,7 +193,7 @@ internal sealed class DispatchWorker
 
     public bool HasWork()
     {
-        if (!Control.IsEmpty || !Lane.IsEmpty || !_replays.IsEmpty)
+        if (!Control.IsEmpty || !Lane.IsEmpty || !_replays.IsEmpty || !_created.IsEmpty)
         {
             return true;
         }
@@ -199,9 +209,34 @@ internal sealed class DispatchWorker
         return false;
     }
 
+    /// <summary>
+    /// Hands a topic just created (on any thread, under the dispatcher's creation lock) to this worker, which
+    /// lists it at its next cycle: every topic is then in exactly one worker's <see cref="Topics"/>, so the
+    /// idle sweep and budget eviction never need the registry.
+    /// </summary>
+    public void AddCreated(TopicState topic)
+    {
+        _created.Enqueue(topic);
+        Signal();
+    }
+
+    /// <summary>
+    /// Wakes this worker if parked so it looks at the node budget. It does not lift the 100 ms pause after a pass
+    /// that freed nothing: a flood of refused requests costs a wake-up, not a scan each.
+    /// </summary>
+    public void RequestBudgetCheck() => Signal();
+
     /// <summary>Runs one full cycle on the calling thread; returns the number of items handled.</summary>
     public int RunCycle()
     {
+        while (_created.TryDequeue(out var topic))
+        {
+            if (!topic.Retired && !topic.Listed)
+            {
+                Topics.Touch(topic);
+            }
+        }
+
         var done = Drain(Control, ControlBudget, -1);
         done += DrainReplays();
         done += Drain(Lane, ControlBudget, -1);
@@ -217,13 +252,18 @@ internal sealed class DispatchWorker
     {
         while (true)
         {
-            if (Stopwatch.GetElapsedTime(_lastSweep) >= _sweepInterval)
+            // The idle-topic sweep runs in batches of IdleTopicSweepBatch topics between ring drains, so a
+            // worker with many topics never stalls its rings for a whole pass.
+            if (!Topics.PassActive && Stopwatch.GetElapsedTime(_lastSweep) >= _sweepInterval)
             {
                 _lastSweep = Stopwatch.GetTimestamp();
-                _dispatcher.SweepIdleTopics(this);
+                Topics.BeginPass();
             }
 
-            if (RunCycle() > 0)
+            var sweeping = Topics.PassActive && _dispatcher.SweepStep(this, _sweepBatch) > 0 && Topics.PassActive;
+            CheckBudget();
+
+            if (RunCycle() > 0 || sweeping)
             {
                 continue;
             }
@@ -243,14 +283,33 @@ internal sealed class DispatchWorker
             if (!HasWork() && !_stopping)
             {
                 Volatile.Write(ref _wakeups, _wakeups + 1);
-                // Bounded so an idle worker still sweeps idle topics now and then.
-                _wake.Wait(_sweepInterval);
+                // Bounded so an idle worker still sweeps idle topics now and then, and, while the node is over a
+                // budget threshold, retries eviction after its pause (idle state may appear without any item here).
+                _wake.Wait(_dispatcher.Budget.WantsEviction ? BudgetRetry : _sweepInterval);
             }
 
             Interlocked.Exchange(ref _parked, 0);
         }
 
         _exited = true;
+    }
+
+    /// <summary>
+    /// Evicts idle state while the node is over a budget threshold (a few volatile reads when it is not). A
+    /// pass that frees nothing (everything is live) waits 100 ms before the next.
+    /// </summary>
+    private void CheckBudget()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (now < _nextBudgetCheck || !_dispatcher.Budget.WantsEviction)
+        {
+            return;
+        }
+
+        if (_dispatcher.EnforceBudget(this) == 0)
+        {
+            _nextBudgetCheck = now + (long)(BudgetRetry.TotalSeconds * Stopwatch.Frequency);
+        }
     }
 
     private void WakeDeferred()
