@@ -457,14 +457,21 @@ public sealed partial class HostileClientTests(HostileFixture fixture, ITestOutp
     [HostileStage(2)]
     public async Task Rss_after_the_whole_suite_and_a_forced_gc_is_within_10_percent_of_baseline()
     {
-        // The node's clean-up of closed sessions is asynchronous: one more healthy round trip and a pause, then measure.
-        await fixture.AssertServesOthersAsync("RSS check");
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        var after = HostileFixture.MeasureRssAfterFullGc();
-        var baseline = fixture.BaselineRss;
-        var growth = (after - baseline) / (double)baseline;
+        Assert.True(fixture.Report.Count > 0, "no hostile case ran before the RSS check: run the whole class (filter Gateway.Tests.Hostile)");
 
-        output.WriteLine("| hostile case, then a healthy client connected, subscribed and got its publish back |");
+        // The first pass (every case above, run by xunit) also loads and JIT-compiles every code path it touches, once:
+        // that is warm-up, not a leak. So the suite runs a second time here, and THAT pass must give back what it took.
+        var beforeSuite = fixture.BaselineRss;
+        var beforeDetail = fixture.BaselineDetail;
+        await SettleAsync("RSS check, first pass");
+        var afterFirstPass = HostileFixture.MeasureRssAfterFullGc();
+        var firstPassDetail = HostileFixture.MemoryDetail();
+        var failures = await RunWholeSuiteAgainAsync();
+        await SettleAsync("RSS check, second pass");
+        var afterSecondPass = HostileFixture.MeasureRssAfterFullGc();
+        var growth = (afterSecondPass - afterFirstPass) / (double)afterFirstPass;
+
+        output.WriteLine("| hostile case (each followed by a healthy client's connect, subscribe and publish) |");
         output.WriteLine("|---|");
         lock (fixture.Report)
         {
@@ -474,11 +481,45 @@ public sealed partial class HostileClientTests(HostileFixture fixture, ITestOutp
             }
         }
 
-        output.WriteLine($"process RSS, baseline (after start-up, warm-up, forced GC): {baseline / (1024.0 * 1024):F1} MiB");
-        output.WriteLine($"process RSS, after the suite + forced GC:                  {after / (1024.0 * 1024):F1} MiB ({growth:+0.0%;-0.0%})");
-        output.WriteLine($"managed heap: {GC.GetTotalMemory(forceFullCollection: false) / (1024.0 * 1024):F1} MiB; connections held: {fixture.ConnectionCount}");
-        Assert.True(fixture.Report.Count > 0, "no hostile case ran before the RSS check: run the whole class (filter Gateway.Tests.Hostile)");
-        Assert.True(growth <= AllowedRssGrowth, $"RSS grew {growth:P1} over the suite ({baseline} -> {after} bytes), more than {AllowedRssGrowth:P0}");
+        static string MiB(long bytes) => $"{bytes / (1024.0 * 1024):F1} MiB";
+        output.WriteLine($"process RSS before the suite (start-up + warm-up, forced GC): {MiB(beforeSuite)}  [{beforeDetail}]");
+        output.WriteLine($"process RSS after pass 1 + forced GC:                         {MiB(afterFirstPass)} ({(afterFirstPass - beforeSuite) / (double)beforeSuite:+0.0%;-0.0%}, one-off code loading included)  [{firstPassDetail}]");
+        output.WriteLine($"process RSS after pass 2 + forced GC:                         {MiB(afterSecondPass)} ({growth:+0.0%;-0.0%} over pass 1)  [{HostileFixture.MemoryDetail()}]");
+        output.WriteLine($"connections held: {fixture.ConnectionCount}; cases failing in pass 2: {(failures.Count == 0 ? "none" : string.Join("; ", failures))}");
+        Assert.True(growth <= AllowedRssGrowth, $"RSS grew {growth:P1} over a whole pass of the suite ({afterFirstPass} -> {afterSecondPass} bytes), more than {AllowedRssGrowth:P0}");
+    }
+
+    /// <summary>Runs every case of stage 0 and 1 again, in suite order; returns the ones that failed (they fail on their own as well).</summary>
+    private async Task<List<string>> RunWholeSuiteAgainAsync()
+    {
+        var cases = typeof(HostileClientTests).GetMethods()
+            .Where(m => m.GetCustomAttributes(typeof(FactAttribute), inherit: false).Length > 0)
+            .Select(m => (Method: m, Stage: (m.GetCustomAttributes(typeof(HostileStageAttribute), inherit: false).FirstOrDefault() as HostileStageAttribute)?.Stage ?? 0))
+            .Where(c => c.Stage < 2)
+            .OrderBy(c => c.Stage)
+            .ThenBy(c => c.Method.Name, StringComparer.Ordinal)
+            .ToList();
+        var failures = new List<string>();
+        foreach (var (method, _) in cases)
+        {
+            try
+            {
+                await (Task)method.Invoke(this, null)!;
+            }
+            catch (Exception e)
+            {
+                failures.Add($"{method.Name}: {e.GetBaseException().Message}");
+            }
+        }
+
+        return failures;
+    }
+
+    /// <summary>The node's clean-up of closed sessions is asynchronous: one more healthy round trip and a pause before measuring.</summary>
+    private async Task SettleAsync(string what)
+    {
+        await fixture.AssertServesOthersAsync(what);
+        await Task.Delay(TimeSpan.FromSeconds(2));
     }
 
     internal static void AssertWithin(Stopwatch clock, TimeSpan deadline, string what, TimeSpan? elapsed = null)

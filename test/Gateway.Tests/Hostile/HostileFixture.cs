@@ -72,6 +72,23 @@ public sealed class HostileFixture : IAsyncLifetime
         }
 
         BaselineRss = MeasureRssAfterFullGc();
+        BaselineDetail = MemoryDetail();
+    }
+
+    /// <summary>The baseline's breakdown (<see cref="MemoryDetail"/>).</summary>
+    public string BaselineDetail { get; private set; } = "";
+
+    /// <summary>
+    /// Where the resident memory is: anonymous (heaps, stacks) vs file-backed (mapped assemblies and native libraries),
+    /// threads, and the GC's committed bytes — to tell a leak from one-off code loading.
+    /// </summary>
+    public static string MemoryDetail()
+    {
+        var fields = File.ReadLines("/proc/self/status")
+            .Where(l => l.StartsWith("RssAnon:", StringComparison.Ordinal) || l.StartsWith("RssFile:", StringComparison.Ordinal) || l.StartsWith("Threads:", StringComparison.Ordinal))
+            .Select(l => string.Join(' ', l.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)));
+        var gc = GC.GetGCMemoryInfo();
+        return $"{string.Join(", ", fields)}, GC committed {gc.TotalCommittedBytes / 1024} kB, GC heap {gc.HeapSizeBytes / 1024} kB";
     }
 
     /// <inheritdoc />
