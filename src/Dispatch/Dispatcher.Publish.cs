@@ -190,6 +190,7 @@ public sealed partial class Dispatcher
         {
             var position = topic.Stream.Append(buffer, item.Priority);
             PatchPosition(buffer, position);
+            buffer.OrderingKey = topic; // outbound queues keep this topic's order when priorities overtake (OutboundQueue)
             _metrics.RecordLatency(item.EnqueuedTimestamp);
             AnswerPublisher(completion, item.Session, item.CorrelationId, position);
             completion = null;

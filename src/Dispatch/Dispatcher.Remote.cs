@@ -224,6 +224,7 @@ public sealed partial class Dispatcher
     private void DeliverPositioned(DispatchWorker worker, TopicState topic, FrameBuffer buffer, Priority priority, long enqueuedTimestamp)
     {
         topic.Cache!.Record(buffer, new StreamPosition(MessageFrameLayout.ReadEpoch(buffer.Span), MessageFrameLayout.ReadOffset(buffer.Span)));
+        buffer.OrderingKey = topic; // outbound queues keep this topic's order when priorities overtake (OutboundQueue)
         if (topic.Kind == TopicKind.Broadcast)
         {
             BroadcastFromOwner(worker, buffer, priority, enqueuedTimestamp);
