@@ -43,7 +43,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     private const byte BarrierRank = 2 + (byte)Priority.Low; // after every message of its segment
 
     [ThreadStatic]
-    private static DrainScratch? t_scratch;
+    private static DrainScratch? _scratch;
 
     private readonly int _maxFrames;
     private readonly long _maxBytes;
@@ -284,7 +284,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
         var entries = _entries;
         var mask = entries.Length - 1;
         var count = _count;
-        var scratch = t_scratch ??= new DrainScratch();
+        var scratch = _scratch ??= new DrainScratch();
         var ranks = scratch.Ranks(count);
         EffectiveRanks(entries, _head, count, ranks, scratch);
 

@@ -20,7 +20,7 @@ public abstract partial class ClientConnection
     // Per-kind counts of the batch just drained, filled by the queue (it classified every frame when it was queued) and
     // reported before the next await: one per thread, so an idle connection holds none.
     [ThreadStatic]
-    private static OutboundBatchCounts? t_batchCounts;
+    private static OutboundBatchCounts? _batchCounts;
 
     // When the write in progress began (Environment.TickCount64), 0 when none: the sweeper's stalled-writer deadline.
     private long _writeStartedMs;
@@ -210,7 +210,7 @@ public abstract partial class ClientConnection
     /// <returns>The number of frames taken.</returns>
     private int DrainBatch(Session session, List<FrameBuffer> batch)
     {
-        var counts = t_batchCounts ??= new OutboundBatchCounts();
+        var counts = _batchCounts ??= new OutboundBatchCounts();
         var taken = session.Outbound.DrainTo(batch, _services.Options.Connection.MaxWriteBytes, counts);
         try
         {
