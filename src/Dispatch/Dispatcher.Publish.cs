@@ -202,6 +202,7 @@ public sealed partial class Dispatcher
                 topic.HasRetained = true;
             }
 
+            buffer.OrderingKey = topic; // outbound queues keep this topic's order when priorities overtake (OutboundQueue)
             _metrics.RecordLatency(item.EnqueuedTimestamp);
             AnswerPublisher(completion, item.Session, item.CorrelationId, position);
             completion = null;

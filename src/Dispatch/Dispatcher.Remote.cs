@@ -225,6 +225,7 @@ public sealed partial class Dispatcher
     {
         topic.Cache!.Record(buffer, new StreamPosition(MessageFrameLayout.ReadEpoch(buffer.Span), MessageFrameLayout.ReadOffset(buffer.Span)));
         Touch(worker, topic);
+        buffer.OrderingKey = topic; // outbound queues keep this topic's order when priorities overtake (OutboundQueue)
         if (topic.Kind == TopicKind.Broadcast)
         {
             BroadcastFromOwner(worker, buffer, priority, enqueuedTimestamp);

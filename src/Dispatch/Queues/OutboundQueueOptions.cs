@@ -23,6 +23,17 @@ public sealed class OutboundQueueOptions
     /// </summary>
     public long BurstBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Most control frames (answers such as PublishAck, Subscribed, Pong, Error; host frames) queued at once, beyond
+    /// the message bounds. A client that sends requests and never reads their answers reaches it and is closed as
+    /// <c>slow_consumer</c>. Default 4096: above the default per-connection frame burst
+    /// (<c>Gateway:Limits:FrameBurst</c>, 4000), so a client that sends a whole burst before reading is not closed.
+    /// </summary>
+    public int MaxControlFrames { get; set; } = 4096;
+
+    /// <summary>Most control-frame bytes queued at once (see <see cref="MaxControlFrames"/>). Default 1 MiB.</summary>
+    public long MaxControlBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -44,6 +55,16 @@ public sealed class OutboundQueueOptions
         if (BurstBytes < 0)
         {
             throw new ArgumentException("Outbound:BurstBytes must be 0 or more.", nameof(BurstBytes));
+        }
+
+        if (MaxControlFrames is < 16 or > 1_000_000)
+        {
+            throw new ArgumentException("Outbound:MaxControlFrames must be between 16 and 1,000,000.", "Outbound:MaxControlFrames");
+        }
+
+        if (MaxControlBytes is < 4096 or > 256L * 1024 * 1024)
+        {
+            throw new ArgumentException("Outbound:MaxControlBytes must be between 4096 (the largest control frame) and 256 MiB.", "Outbound:MaxControlBytes");
         }
     }
 }

@@ -32,6 +32,17 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
             }
         }
 
+        Range(failures, "Gateway:Connection:WriteStallTimeout", options.Connection.WriteStallTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
+        if (options.Connection.MaxWriteBytes is < 1024 or > 16 * 1024 * 1024)
+        {
+            failures.Add($"Gateway:Connection:MaxWriteBytes ({options.Connection.MaxWriteBytes}) must be between 1024 and 16777216 bytes.");
+        }
+
+        if (options.Connection.SendBufferBytes is not 0 and (< 4096 or > 64 * 1024 * 1024))
+        {
+            failures.Add($"Gateway:Connection:SendBufferBytes ({options.Connection.SendBufferBytes}) must be 0 (the operating system's default) or between 4096 and 67108864 bytes.");
+        }
+
         Range(failures, "Gateway:Drain:Timeout", options.Drain.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(30));
         Range(failures, "Gateway:Drain:ReconnectJitter", options.Drain.ReconnectJitter, TimeSpan.Zero, TimeSpan.FromMinutes(10));
         Range(failures, "Gateway:Http:IdempotencyTtl", options.Http.IdempotencyTtl, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));

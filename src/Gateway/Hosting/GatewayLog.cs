@@ -52,6 +52,9 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 1109, Level = LogLevel.Warning, Message = "Connection {ConnectionId} on node {NodeId} closed with {Owed} PublishAcks still owed after the ack flush deadline; those publishes are unknown to the client")]
     public static partial void AcksUnsentAtClose(ILogger logger, string connectionId, string nodeId, int owed);
 
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Warning, Message = "Connection {ConnectionId} on node {NodeId} closed as slow_consumer: its socket accepted no bytes for {Seconds} s while frames waited (Gateway:Connection:WriteStallTimeout)")]
+    public static partial void WriteStalled(ILogger logger, string connectionId, string nodeId, double seconds);
+
     [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Upgrade refused ({Status}) from {RemoteAddress}: {Reason}")]
     public static partial void UpgradeRefused(ILogger logger, int status, IPAddress? remoteAddress, string reason);
 

@@ -50,6 +50,19 @@ public abstract partial class ClientConnection
             return;
         }
 
+        var writeStarted = Volatile.Read(ref _writeStartedMs);
+        if (writeStarted != 0 && nowMs - writeStarted > options.WriteStallTimeout.TotalMilliseconds)
+        {
+            // The socket accepted nothing for that long while frames wait: the client does not read. Release what is
+            // queued now, and cut the transport: the Error frame could not be written anyway, and a graceful close would
+            // keep the connection's buffers for the close grace period.
+            session.Outbound.CloseAsSlowConsumer();
+            GatewayLog.WriteStalled(_services.Logger, ConnectionId, _services.NodeId, options.WriteStallTimeout.TotalSeconds);
+            RequestClose(CloseRequest.Fatal(ErrorCode.SlowConsumer, $"The connection accepted no bytes for {options.WriteStallTimeout.TotalSeconds:0.###} s while frames waited."));
+            Abort();
+            return;
+        }
+
         if (nowMs - Volatile.Read(ref _lastReceiveMs) > options.IdleTimeout.TotalMilliseconds)
         {
             RequestClose(CloseRequest.Fatal(ErrorCode.IdleTimeout, $"Nothing received for {options.IdleTimeout.TotalSeconds:0.###} s."));

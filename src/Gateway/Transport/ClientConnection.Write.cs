@@ -17,6 +17,14 @@ namespace Gateway.Transport;
 // ClientConnection, the write side: the single write loop that drains the outbound queue, owed acks at close, per-batch metrics.
 public abstract partial class ClientConnection
 {
+    // Per-kind counts of the batch just drained, filled by the queue (it classified every frame when it was queued) and
+    // reported before the next await: one per thread, so an idle connection holds none.
+    [ThreadStatic]
+    private static OutboundBatchCounts? _batchCounts;
+
+    // When the write in progress began (Environment.TickCount64), 0 when none: the sweeper's stalled-writer deadline.
+    private long _writeStartedMs;
+
     private async Task WriteLoopAsync()
     {
         await _wake.Task.ConfigureAwait(false);
@@ -27,7 +35,7 @@ public abstract partial class ClientConnection
             var session = Session;
             if (session is not null)
             {
-                session.Outbound.DrainTo(batch);
+                DrainBatch(session, batch);
                 ok = await SendAsync(batch).ConfigureAwait(false);
                 while (ok && !IsClosing)
                 {
@@ -50,7 +58,7 @@ public abstract partial class ClientConnection
                         break;
                     }
 
-                    session.Outbound.DrainTo(batch);
+                    DrainBatch(session, batch);
                     ok = await SendAsync(batch).ConfigureAwait(false);
                 }
             }
@@ -73,13 +81,30 @@ public abstract partial class ClientConnection
             }
 
             // Flush what was queued before the close (e.g. everything before a drain's GoAway), then the error.
-            Session?.Outbound.DrainTo(batch);
+            var closing = Session;
+            if (closing is not null)
+            {
+                // In bounded writes; only what is queued now (a busy topic must not keep the close waiting).
+                var left = closing.Outbound.Count;
+                left -= DrainBatch(closing, batch);
+                while (left > 0 && closing.Outbound.Count > 0)
+                {
+                    if (!await SendAsync(batch).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    left -= DrainBatch(closing, batch);
+                }
+            }
+
             var report = close.Error != ErrorCode.None ? close.Error : HasCloseCodes ? ErrorCode.None : close.StreamError;
             if (report != ErrorCode.None)
             {
                 var error = _services.Pool.Rent(ProtocolLimits.HeaderSize + 8 + ProtocolLimits.MaxTextBytes);
                 FrameWriter.WriteError(error, report, close.CorrelationId, close.Text ?? ErrorCatalog.Get(report).Description);
                 batch.Add(error);
+                _services.Metrics.FramesOut(FrameKind.Error, 1, error.Length);
             }
 
             if (batch.Count > 0 && !await SendAsync(batch).ConfigureAwait(false))
@@ -115,7 +140,7 @@ public abstract partial class ClientConnection
         using var deadline = new CancellationTokenSource(AckFlushTimeout);
         while (true)
         {
-            session.Outbound.DrainTo(batch);
+            DrainBatch(session, batch);
             if (!await SendAsync(batch).ConfigureAwait(false))
             {
                 return false;
@@ -150,7 +175,13 @@ public abstract partial class ClientConnection
 
         try
         {
-            var total = CountOut(batch);
+            var total = 0;
+            foreach (var frame in batch)
+            {
+                total += frame.Length;
+            }
+
+            Volatile.Write(ref _writeStartedMs, Math.Max(1, Environment.TickCount64));
             await WriteAsync(batch, total).ConfigureAwait(false);
             return true;
         }
@@ -161,6 +192,7 @@ public abstract partial class ClientConnection
         }
         finally
         {
+            Volatile.Write(ref _writeStartedMs, 0);
             foreach (var frame in batch)
             {
                 frame.Release();
@@ -170,55 +202,48 @@ public abstract partial class ClientConnection
         }
     }
 
-    /// <summary>Metrics of a batch: frames and bytes by kind (one counter add per kind) and one latency sample.</summary>
-    private int CountOut(List<FrameBuffer> batch)
+    /// <summary>
+    /// Takes the next batch from the queue (at most <see cref="Configuration.ConnectionOptions.MaxWriteBytes"/>, most
+    /// urgent first) and reports its metrics: frames and bytes by kind (one counter add per kind, from the counts the
+    /// queue kept, no header is re-read), PublishAcks owed, and one end-to-end latency sample.
+    /// </summary>
+    /// <returns>The number of frames taken.</returns>
+    private int DrainBatch(Session session, List<FrameBuffer> batch)
     {
-        Span<int> frames = stackalloc int[(int)FrameKind.Refreshed + 1];
-        Span<long> bytes = stackalloc long[(int)FrameKind.Refreshed + 1];
-        var total = 0;
-        long oldestTimestamp = 0;
-        foreach (var buffer in batch)
+        var counts = _batchCounts ??= new OutboundBatchCounts();
+        var taken = session.Outbound.DrainTo(batch, _services.Options.Connection.MaxWriteBytes, counts);
+        try
         {
-            var span = buffer.Span;
-            total += span.Length;
-            while (span.Length >= ProtocolLimits.HeaderSize)
+            var acks = counts.Frames(FrameKind.PublishAck);
+            if (acks != 0)
             {
-                var size = ProtocolLimits.HeaderSize + (int)BinaryPrimitives.ReadUInt32BigEndian(span);
-                var kind = span[4];
-                if (kind < frames.Length)
-                {
-                    frames[kind]++;
-                    bytes[kind] += size;
-                }
+                Interlocked.Add(ref _acksOwed, -acks);
+            }
 
-                if (kind == (byte)FrameKind.Message && oldestTimestamp == 0 && span[5] == 0 && span.Length >= MessageTimestampOffset + 8)
+            for (var kind = FrameKind.Connect; kind <= FrameKind.Refreshed; kind++)
+            {
+                var frames = counts.Frames(kind);
+                if (frames != 0)
                 {
-                    oldestTimestamp = BinaryPrimitives.ReadInt64BigEndian(span[MessageTimestampOffset..]);
+                    _services.Metrics.FramesOut(kind, frames, counts.Bytes(kind));
                 }
+            }
 
-                span = span[Math.Min(size, span.Length)..];
+            if (counts.OldestLiveMessage is { } oldest && oldest.Length >= MessageFrameLayout.TimestampAt + 8)
+            {
+                var sentAt = BinaryPrimitives.ReadInt64BigEndian(oldest.Span[MessageFrameLayout.TimestampAt..]);
+                if (sentAt > 0)
+                {
+                    var latency = (_services.Time.GetUtcNow().ToUnixTimeMilliseconds() - sentAt) / 1000.0;
+                    _services.Metrics.DeliveryLatency(Math.Max(0, latency));
+                }
             }
         }
-
-        if (frames[(int)FrameKind.PublishAck] != 0)
+        finally
         {
-            Interlocked.Add(ref _acksOwed, -frames[(int)FrameKind.PublishAck]);
+            counts.Clear();
         }
 
-        for (var i = 0; i < frames.Length; i++)
-        {
-            if (frames[i] != 0)
-            {
-                _services.Metrics.FramesOut((FrameKind)i, frames[i], bytes[i]);
-            }
-        }
-
-        if (oldestTimestamp > 0)
-        {
-            var latency = (_services.Time.GetUtcNow().ToUnixTimeMilliseconds() - oldestTimestamp) / 1000.0;
-            _services.Metrics.DeliveryLatency(Math.Max(0, latency));
-        }
-
-        return total;
+        return taken;
     }
 }

@@ -45,8 +45,6 @@ public abstract partial class ClientConnection
     /// <summary>How long a closing connection may take in all (acks, flush, close handshake, drain) before it is aborted.</summary>
     internal static readonly TimeSpan CloseGrace = AckFlushTimeout + CloseDrainTimeout + TimeSpan.FromSeconds(2);
 
-    private const int MessageTimestampOffset = ProtocolLimits.HeaderSize + 1 + 8 + 8;
-
     private readonly ConnectionServices _services;
     private readonly TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopWaiting = new();

@@ -26,12 +26,34 @@ internal sealed class TcpConnection : ClientConnection
     {
         _context = context;
         _socket = SocketOf(context);
+        ApplySendBuffer(_socket, services.Options.Connection.SendBufferBytes);
     }
 
     private protected override bool HasCloseCodes => false;
 
     /// <summary>The connection's socket, or null when the transport does not expose one (then output uses the pipe).</summary>
     internal static Socket? SocketOf(ConnectionContext context) => context.Features.Get<IConnectionSocketFeature>()?.Socket;
+
+    /// <summary>
+    /// Sets the socket's send buffer (<c>Gateway:Connection:SendBufferBytes</c>; 0 keeps the system default), so a busy
+    /// connection's backlog waits in its outbound queue, where priorities apply, rather than in the kernel.
+    /// </summary>
+    internal static void ApplySendBuffer(Socket? socket, int bytes)
+    {
+        if (socket is null || bytes <= 0)
+        {
+            return;
+        }
+
+        try
+        {
+            socket.SendBufferSize = bytes;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already closed, or the platform refuses the size: the connection works with the default.
+        }
+    }
 
     /// <summary>Sends all of <paramref name="data"/> on the socket (a stream socket may accept it in parts).</summary>
     internal static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data)

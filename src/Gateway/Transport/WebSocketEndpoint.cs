@@ -79,6 +79,8 @@ public static class WebSocketEndpoint
                 KeepAliveInterval = TimeSpan.Zero,
                 DangerousEnableCompression = false,
             }).ConfigureAwait(false);
+            // Kestrel exposes the connection's socket through the request's features (null on other servers).
+            TcpConnection.ApplySendBuffer(context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket, services.Options.Connection.SendBufferBytes);
             using (socket)
             {
                 await new WebSocketConnection(services, socket, address).RunAsync().ConfigureAwait(false);

@@ -31,6 +31,14 @@ public sealed class FrameBuffer : IBufferWriter<byte>
     /// <summary>Current number of references (0 once returned).</summary>
     public int References => Volatile.Read(ref _references);
 
+    /// <summary>
+    /// Identifies the stream whose order a connection's outbound queue must keep for this frame (the dispatcher
+    /// sets its topic on a Message): the queue lets a more urgent frame overtake queued ones only of other streams.
+    /// Null (the default) = unknown: the frame is kept in order with every message queued around it.
+    /// Set once by the frame's maker before the frame is shared; reset when the buffer returns to its pool.
+    /// </summary>
+    public object? OrderingKey { get; set; }
+
     /// <summary>The written bytes.</summary>
     public ReadOnlySpan<byte> Span => new(Array, 0, _length);
 
@@ -106,6 +114,7 @@ public sealed class FrameBuffer : IBufferWriter<byte>
     {
         _array = array;
         _length = 0;
+        OrderingKey = null;
         Volatile.Write(ref _references, 1);
     }
 
@@ -114,6 +123,7 @@ public sealed class FrameBuffer : IBufferWriter<byte>
         var array = _array!;
         _array = null;
         _length = 0;
+        OrderingKey = null; // do not keep a topic alive from the pool
         return array;
     }
 
