@@ -18,6 +18,8 @@ internal sealed class RawBytesWebSocketClient : IAsyncDisposable
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
     private readonly byte[] _buffer = new byte[64 * 1024];
+    private readonly List<byte> _pending = [];
+    private readonly Queue<ReceivedFrame> _decoded = new();
     private int _start;
     private int _end;
 
@@ -98,7 +100,10 @@ internal sealed class RawBytesWebSocketClient : IAsyncDisposable
     }
 
     /// <summary>Writes raw bytes.</summary>
-    public async Task WriteAsync(ReadOnlyMemory<byte> bytes)
+    public Task WriteAsync(byte[] bytes) => WritePartAsync(bytes);
+
+    /// <summary>Writes part of a buffer.</summary>
+    public async Task WritePartAsync(ReadOnlyMemory<byte> bytes)
     {
         await _stream.WriteAsync(bytes);
         await _stream.FlushAsync();
@@ -127,12 +132,21 @@ internal sealed class RawBytesWebSocketClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads protocol frames from binary messages until one matches (control frames other than close are skipped).</summary>
+    /// <summary>Reads protocol frames from binary messages until one matches (control frames other than close are skipped; frames passed over are dropped).</summary>
     public async Task<ReceivedFrame> ReceiveProtocolFrameAsync(Func<ReceivedFrame, bool>? match = null, TimeSpan? timeout = null)
     {
-        var pending = new List<byte>();
         while (true)
         {
+            // Frames decoded earlier from the same message come first.
+            while (_decoded.Count > 0)
+            {
+                var received = _decoded.Dequeue();
+                if (match is null || match(received))
+                {
+                    return received;
+                }
+            }
+
             var frame = await ReadFrameAsync(timeout) ?? throw new InvalidOperationException("The server closed the connection.");
             if (frame.Header.Opcode == WebSocketOpcode.Close)
             {
@@ -144,18 +158,14 @@ internal sealed class RawBytesWebSocketClient : IAsyncDisposable
                 continue;
             }
 
-            pending.AddRange(frame.Payload);
-            var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(pending.ToArray()));
+            _pending.AddRange(frame.Payload);
+            var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_pending.ToArray()));
             while (FrameReader.TryRead(ref reader, ProtocolLimits.Default, out var decoded))
             {
-                var received = ReceivedFrame.From(decoded);
-                if (match is null || match(received))
-                {
-                    return received;
-                }
+                _decoded.Enqueue(ReceivedFrame.From(decoded));
             }
 
-            pending.RemoveRange(0, (int)reader.Consumed);
+            _pending.RemoveRange(0, (int)reader.Consumed);
         }
     }
 

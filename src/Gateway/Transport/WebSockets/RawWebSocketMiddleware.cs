@@ -152,6 +152,27 @@ internal sealed class RawWebSocketMiddleware
         state.Admission.Services.Metrics.ConnectionRefused(refusal.Error);
         GatewayLog.UpgradeRefused(state.Logger, refusal.Status, address, refusal.Text);
         await WriteRefusalAsync(connection.Transport.Output, refusal).ConfigureAwait(false);
+
+        // The rest of a head that was too long (or bad) is still unread: closing now would make the kernel answer with
+        // RST, which can destroy the answer before the client reads it. Read and discard briefly, bounded.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        long discarded = 0;
+        try
+        {
+            while (discarded < 64 * 1024)
+            {
+                var result = await connection.Transport.Input.ReadAsync(deadline.Token).ConfigureAwait(false);
+                discarded += result.Buffer.Length;
+                connection.Transport.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException or ConnectionAbortedException)
+        {
+        }
     }
 
     private static async Task WriteRefusalAsync(PipeWriter output, WebSocketRefusal refusal)
