@@ -7,6 +7,7 @@ using Gateway.Hosting;
 using Gateway.Operations;
 using Gateway.Operations.Demo;
 using Gateway.Transport;
+using Gateway.Transport.WebSockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -73,6 +74,7 @@ public static class GatewayApp
         services.AddSingleton<ConnectionLimiter>();
         services.AddSingleton<GatewayLifetime>();
         services.AddSingleton<ConnectionServices>();
+        services.AddSingleton<WebSocketAdmission>();
         // Shared by every node on the Redis engine (Gateway:Engine:Kind = redis), node-local otherwise.
         services.AddSingleton<IIdempotencyStore>(sp => sp.GetRequiredService<IDispatchEngine>() is RedisDispatchEngine redis
             ? new RedisIdempotencyStore(redis.Store)
@@ -107,8 +109,10 @@ public static class GatewayApp
         {
             var tcp = new TcpOptions();
             context.Configuration.GetSection(GatewayOptions.SectionName).GetSection("Tcp").Bind(tcp);
+            var webSocket = new WebSocketTransportOptions();
+            context.Configuration.GetSection(GatewayOptions.SectionName).GetSection("WebSocket").Bind(webSocket);
             var endpoints = kestrel.ApplicationServices.GetRequiredService<KestrelEndpoints>();
-            endpoints.Configure(kestrel, urls, tcp);
+            endpoints.Configure(kestrel, urls, tcp, webSocket);
             endpoints.ConfigureManagement(kestrel, context.Configuration[ManagementOptions.SectionName + ":Urls"]);
             kestrel.AddServerHeader = false;
         });

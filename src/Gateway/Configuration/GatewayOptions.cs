@@ -24,6 +24,9 @@ public sealed class GatewayOptions
     [ValidateObjectMembers]
     public AuthOptions Auth { get; set; } = new();
 
+    /// <summary>The WebSocket server transport of <c>/ws</c>.</summary>
+    public WebSocketTransportOptions WebSocket { get; set; } = new();
+
     /// <summary>Per-node, per-address and per-connection limits.</summary>
     [ValidateObjectMembers]
     public LimitsOptions Limits { get; set; } = new();

@@ -82,6 +82,20 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
                 break;
         }
 
+        if (options.WebSocket.Transport is not (WebSocketTransportOptions.Raw or WebSocketTransportOptions.AspNet))
+        {
+            failures.Add($"Gateway:WebSocket:Transport must be '{WebSocketTransportOptions.Raw}' (the gateway's own WebSocket server, default) or '{WebSocketTransportOptions.AspNet}' (ASP.NET Core's) (was '{options.WebSocket.Transport}').");
+        }
+
+        if (options.WebSocket.MaxMessageBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"Gateway:WebSocket:MaxMessageBytes is {options.WebSocket.MaxMessageBytes} but must be between 1024 and 67108864 (64 MiB)."));
+        }
+        else if (options.WebSocket.MaxMessageBytes < options.Limits.MaxFrameLength + Protocol.ProtocolLimits.HeaderSize)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"Gateway:WebSocket:MaxMessageBytes ({options.WebSocket.MaxMessageBytes}) must be at least Gateway:Limits:MaxFrameLength + 6 ({options.Limits.MaxFrameLength + Protocol.ProtocolLimits.HeaderSize}), or a maximum-size frame could never be sent."));
+        }
+
         if (options.Connection.IdleTimeout <= options.Connection.HeartbeatInterval)
         {
             failures.Add($"Gateway:Connection:IdleTimeout ({options.Connection.IdleTimeout}) must be greater than Gateway:Connection:HeartbeatInterval ({options.Connection.HeartbeatInterval}); 3x the interval is recommended, or every quiet client is cut off between two pings.");

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using Gateway.Configuration;
 using Gateway.Transport;
+using Gateway.Transport.WebSockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -78,8 +79,9 @@ public sealed class KestrelEndpoints
         return ports.Count == 0 ? null : string.Join(';', ports);
     }
 
-    internal void Configure(KestrelServerOptions kestrel, string? urls, TcpOptions tcp)
+    internal void Configure(KestrelServerOptions kestrel, string? urls, TcpOptions tcp, WebSocketTransportOptions? webSocket = null)
     {
+        var raw = webSocket?.IsRaw ?? true;
         foreach (var url in (string.IsNullOrWhiteSpace(urls) ? DefaultUrl : urls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var (host, port, https) = ParseUrl(url);
@@ -88,6 +90,11 @@ public sealed class KestrelEndpoints
                 if (https)
                 {
                     options.UseHttps();
+                }
+
+                if (raw)
+                {
+                    options.UseRawWebSockets(kestrel.Limits.RequestHeadersTimeout); // after TLS: it reads the plaintext
                 }
 
                 _http.Add(options);

@@ -1,19 +1,17 @@
 using System.Globalization;
 using System.Net.WebSockets;
-using Gateway.Auth;
-using Gateway.Hosting;
+using Gateway.Transport.WebSockets;
 using Gateway.Protocol;
-using Gateway.Protocol.Errors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Gateway.Transport;
 
 /// <summary>
-/// <c>/ws</c>: every refusal happens BEFORE the upgrade, as a plain HTTP answer with a readable
-/// body and the error name in <c>X-ArchMesh-Error</c>: not a WebSocket request or wrong/missing
-/// subprotocol (400), origin not allowed (403), draining or node full (503), address full (429).
+/// <c>/ws</c> on ASP.NET Core's WebSocket middleware (<c>Gateway:WebSocket:Transport</c> = <c>aspnet</c>; with
+/// <c>raw</c> it still answers requests the raw transport leaves to HTTP: non-upgrades and upgrades that are not the
+/// first request of a connection). Every refusal happens BEFORE the upgrade (<see cref="WebSocketAdmission"/>), as a
+/// plain HTTP answer with a readable body and the error name in <c>X-ArchMesh-Error</c>.
 /// </summary>
 public static class WebSocketEndpoint
 {
@@ -24,49 +22,17 @@ public static class WebSocketEndpoint
     public static async Task HandleAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var services = context.RequestServices.GetRequiredService<ConnectionServices>();
-        var lifetime = context.RequestServices.GetRequiredService<GatewayLifetime>();
-        var origins = context.RequestServices.GetRequiredService<OriginPolicy>();
-        var logger = context.RequestServices.GetRequiredService<ILogger<ConnectionServices>>();
+        var admission = context.RequestServices.GetRequiredService<WebSocketAdmission>();
+        var services = admission.Services;
         var address = context.Connection.RemoteIpAddress;
-
-        if (!context.WebSockets.IsWebSocketRequest)
+        var refusal = admission.Admit(
+            context.WebSockets.IsWebSocketRequest,
+            context.Request.Headers.Origin.ToString(),
+            context.WebSockets.IsWebSocketRequest ? context.WebSockets.WebSocketRequestedProtocols : [],
+            address);
+        if (refusal is not null)
         {
-            await RefuseAsync(context, services, logger, StatusCodes.Status400BadRequest, "not_websocket", $"This endpoint only accepts WebSocket upgrades with subprotocol {ProtocolVersion.WebSocketSubprotocol}.").ConfigureAwait(false);
-            return;
-        }
-
-        var origin = context.Request.Headers.Origin.ToString();
-        if (!origins.IsAllowed(origin))
-        {
-            await RefuseAsync(context, services, logger, StatusCodes.Status403Forbidden, "origin_not_allowed", $"Origin '{origin}' is not allowed (Gateway:Auth:AllowedOrigins).").ConfigureAwait(false);
-            return;
-        }
-
-        var requested = context.WebSockets.WebSocketRequestedProtocols;
-        if (!requested.Contains(ProtocolVersion.WebSocketSubprotocol, StringComparer.Ordinal))
-        {
-            var offered = requested.Count == 0 ? "none" : string.Join(", ", requested);
-            await RefuseAsync(context, services, logger, StatusCodes.Status400BadRequest, ErrorCatalog.Get(ErrorCode.UnsupportedVersion).Name, $"Unsupported or missing protocol version: request the WebSocket subprotocol '{ProtocolVersion.WebSocketSubprotocol}' (offered: {offered}).").ConfigureAwait(false);
-            return;
-        }
-
-        if (lifetime.IsDraining)
-        {
-            await RefuseAsync(context, services, logger, StatusCodes.Status503ServiceUnavailable, ErrorCatalog.Get(ErrorCode.ServerShuttingDown).Name, "The node is draining; connect to another node.", retryAfterSeconds: 1).ConfigureAwait(false);
-            return;
-        }
-
-        if (services.Limiter.TryAcquire(address, out var perAddress) != ErrorCode.None)
-        {
-            await RefuseAsync(
-                context,
-                services,
-                logger,
-                perAddress ? StatusCodes.Status429TooManyRequests : StatusCodes.Status503ServiceUnavailable,
-                ErrorCatalog.Get(ErrorCode.TooManyConnections).Name,
-                perAddress ? "Too many connections from this address (Gateway:Limits:MaxConnectionsPerIp)." : "This node is at its connection limit (Gateway:Limits:MaxConnections); connect to another node.",
-                retryAfterSeconds: 5).ConfigureAwait(false);
+            await RefuseAsync(context, refusal).ConfigureAwait(false);
             return;
         }
 
@@ -96,18 +62,16 @@ public static class WebSocketEndpoint
         }
     }
 
-    private static async Task RefuseAsync(HttpContext context, ConnectionServices services, ILogger logger, int status, string error, string text, int retryAfterSeconds = 0)
+    private static async Task RefuseAsync(HttpContext context, WebSocketRefusal refusal)
     {
-        services.Metrics.ConnectionRefused(error);
-        GatewayLog.UpgradeRefused(logger, status, context.Connection.RemoteIpAddress, text);
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        context.Response.Headers["X-ArchMesh-Error"] = error;
-        if (retryAfterSeconds > 0)
+        context.Response.StatusCode = refusal.Status;
+        context.Response.ContentType = WebSocketRefusal.ContentType;
+        context.Response.Headers[WebSocketRefusal.ErrorHeader] = refusal.Error;
+        if (refusal.RetryAfterSeconds > 0)
         {
-            context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers.RetryAfter = refusal.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
         }
 
-        await context.Response.WriteAsync(text + "\n").ConfigureAwait(false);
+        await context.Response.WriteAsync(refusal.Body).ConfigureAwait(false);
     }
 }
