@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net.WebSockets;
-using Gateway.Transport.WebSockets;
 using Gateway.Protocol;
+using Gateway.Transport.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 

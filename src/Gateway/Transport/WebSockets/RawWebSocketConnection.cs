@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Net;
 using System.Runtime.InteropServices;
@@ -29,6 +30,7 @@ namespace Gateway.Transport.WebSockets;
 /// interleave. An idle connection holds no buffer: Kestrel's pipes return their segments when empty.
 /// </para>
 /// </summary>
+[SuppressMessage("Design", "CA1001", Justification = "_writeLock is disposed in OnClosed, the last step of RunAsync, which owns the connection's lifetime.")]
 internal sealed class RawWebSocketConnection : ClientConnection
 {
     private readonly ConnectionContext _context;
@@ -251,7 +253,12 @@ internal sealed class RawWebSocketConnection : ClientConnection
 
     private protected override void Abort() => _context.Abort();
 
-    private protected override void OnClosed() => ReleaseCarry();
+    private protected override void OnClosed()
+    {
+        // The last step of RunAsync: both loops have ended, so nothing waits on the write lock any more.
+        ReleaseCarry();
+        _writeLock.Dispose();
+    }
 
     /// <summary>Unmasks <paramref name="data"/> where it lies: the pipe's buffers are the reader's until advanced.</summary>
     private static void Unmask(in ReadOnlySequence<byte> data, uint maskKey, long payloadOffset)
