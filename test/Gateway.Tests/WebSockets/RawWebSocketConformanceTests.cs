@@ -195,8 +195,15 @@ public sealed class RawWebSocketConformanceTests(RawWebSocketConformanceTests.Fi
     }
 
     [Fact]
-    public async Task Garbage_upgrade_heads_and_bad_keys_are_refused_with_400()
+    public async Task Oversized_and_garbage_upgrade_heads_and_bad_keys_are_refused_with_431_and_400()
     {
+        var big = await RawBytesWebSocketClient.OpenAsync(_server, $"X-Padding: {new string('a', 9000)}\r\n");
+        await using (big)
+        {
+            Assert.StartsWith("HTTP/1.1 431 ", big.ResponseHead, StringComparison.Ordinal);
+            Assert.Contains("X-ArchMesh-Error: request_head_too_large", big.ResponseHead, StringComparison.Ordinal);
+        }
+
         var garbage = await RawBytesWebSocketClient.OpenAsync(_server, "no colon here\r\n");
         await using (garbage)
         {

@@ -96,8 +96,10 @@ internal sealed class RawWebSocketMiddleware
         var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         if (end is null)
         {
+            // Read the length BEFORE advancing: the pipe recycles the segments behind peeked at AdvanceTo.
+            var tooLong = peeked.Length >= UpgradeRequest.MaxHeadBytes;
             input.AdvanceTo(peeked.End);
-            if (peeked.Length >= UpgradeRequest.MaxHeadBytes)
+            if (tooLong)
             {
                 await RefuseAsync(connection, state, remote, new WebSocketRefusal(StatusCodes.Status431RequestHeaderFieldsTooLarge, "request_head_too_large", $"The upgrade request's head exceeds {UpgradeRequest.MaxHeadBytes} bytes.")).ConfigureAwait(false);
             }
