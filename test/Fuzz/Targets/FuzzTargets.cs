@@ -1,10 +1,8 @@
 namespace Gateway.Fuzz.Targets;
 
 /// <summary>
-/// Every fuzz target, by name. Extension point: the WebSocket frame parser (src/Protocol/WebSockets, another
-/// branch) gets a <c>WebSocketFrameTarget</c> here once merged, feeding arbitrary bytes through its parse loop
-/// the way <see cref="StreamSplitTarget"/> does for the TCP path; the harness, the CI budget test and the corpus
-/// layout (corpus/&lt;name&gt;/) pick it up from this list with no other change.
+/// Every fuzz target, by name: the harness, the CI budget test and the corpus layout (corpus/&lt;name&gt;/) pick
+/// a target up from this list with no other change.
 /// </summary>
 internal static class FuzzTargets
 {
@@ -13,6 +11,7 @@ internal static class FuzzTargets
     [
         new FrameReaderTarget(),
         new StreamSplitTarget(),
+        new WebSocketFrameTarget(),
     ];
 
     /// <summary>The target called <paramref name="name"/>.</summary>
