@@ -199,7 +199,9 @@ public sealed partial class HostileClientTests(HostileFixture fixture, ITestOutp
         await using var ws = await RawWebSocketClient.ConnectAsync(_server, Token("big-message"));
         var send = ws.SendLargeFrameAsync(RawWebSocketClient.Binary, message);
         var (frames, status) = await ws.ReadUntilClosedAsync();
-        Assert.Equal(ErrorCode.FrameTooLarge, Assert.Single(frames).ErrorCode);
+        // The raw transport refuses the WebSocket message on its header (over Gateway:WebSocket:MaxMessageBytes) before any
+        // protocol frame is parsed, so no Error frame; the ASP.NET path answers frame_too_large first. Both close with 1009.
+        Assert.True(frames.Count == 0 || (frames.Count == 1 && frames[0].ErrorCode == ErrorCode.FrameTooLarge), $"{frames.Count} frames before the close");
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, status);
         await send.ContinueWith(_ => { }, TaskScheduler.Default); // the node may stop reading (RST) before all 10 MiB are sent
 

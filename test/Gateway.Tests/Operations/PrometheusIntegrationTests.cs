@@ -138,7 +138,7 @@ public sealed class PrometheusIntegrationTests
             {
                 var all = rules.RootElement.GetProperty("data").GetProperty("groups").EnumerateArray()
                     .SelectMany(g => g.GetProperty("rules").EnumerateArray()).ToList();
-                Assert.Equal(19, all.Count);
+                Assert.Equal(20, all.Count);
                 Assert.All(all, r => Assert.Equal("inactive", r.GetProperty("state").GetString()));
             }
         }
