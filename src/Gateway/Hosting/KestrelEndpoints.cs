@@ -1,33 +1,45 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Gateway.Configuration;
 using Gateway.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
 
 /// <summary>
 /// Binds Kestrel: the HTTP/WebSocket listeners from the standard <c>urls</c> setting (default
 /// <c>http://localhost:5080</c>) and the raw TCP listener from <c>Gateway:Tcp</c>. Kestrel ignores
-/// <c>urls</c> once any endpoint is configured in code, so the URLs are parsed and bound here.
+/// <c>urls</c> once any endpoint is configured in code, so the URLs are parsed and bound here. The raw TCP listener
+/// uses Kestrel's TLS middleware when <c>Gateway:Tcp:Tls:CertificatePath</c> is set (<c>tcps://</c>).
 /// Keeps the listen options so the bound (possibly ephemeral) ports can be read after start.
 /// </summary>
-public sealed class KestrelEndpoints
+public sealed class KestrelEndpoints : IDisposable
 {
     /// <summary>HTTP URL used when neither <c>--urls</c> nor <c>ASPNETCORE_URLS</c> is set.</summary>
     public const string DefaultUrl = "http://localhost:5080";
 
     private readonly List<ListenOptions> _http = [];
     private ListenOptions? _tcp;
+    private X509Certificate2? _tcpCertificate;
 
     /// <summary>The HTTP listeners' endpoints (bound ports once started).</summary>
     public IReadOnlyList<IPEndPoint> HttpEndPoints => [.. _http.Select(l => l.IPEndPoint).OfType<IPEndPoint>()];
 
     /// <summary>The raw TCP endpoint (bound port once started), null when disabled.</summary>
     public IPEndPoint? TcpEndPoint => _tcp?.IPEndPoint;
+
+    /// <summary>Whether the raw TCP endpoint speaks TLS (<c>tcps://</c>).</summary>
+    public bool TcpUsesTls => _tcpCertificate is not null;
+
+    /// <inheritdoc />
+    public void Dispose() => _tcpCertificate?.Dispose();
 
     /// <summary>Parses <c>*</c>, <c>+</c>, <c>0.0.0.0</c>, <c>localhost</c> or an IP address; null address = any, loopback = localhost.</summary>
     public static bool TryParseBindAddress(string? value, out IPAddress? address)
@@ -92,9 +104,24 @@ public sealed class KestrelEndpoints
 
         if (tcp.Enabled)
         {
+            // Validated at start (GatewayOptionsCrossValidator): a bad certificate stops the node before this runs.
+            _tcpCertificate = tcp.Tls.Enabled ? TcpCertificate.Load(tcp.Tls) : null;
+            var handshakeTimeout = kestrel.ApplicationServices.GetService<IOptions<GatewayOptions>>()?.Value.Connection.ConnectTimeout ?? TimeSpan.FromSeconds(10);
             Listen(kestrel, tcp.BindAddress, tcp.Port, options =>
             {
                 options.Protocols = HttpProtocols.None;
+                if (_tcpCertificate is { } certificate)
+                {
+                    // Kestrel's TLS middleware wraps the transport; the handler then speaks the protocol over SslStream.
+                    TcpTlsGate.Use(options, handshakeTimeout);
+                    options.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificate = certificate,
+                        ClientCertificateMode = ClientCertificateMode.NoCertificate,
+                        HandshakeTimeout = handshakeTimeout,
+                    });
+                }
+
                 options.UseConnectionHandler<TcpConnectionHandler>();
                 _tcp = options;
             });
