@@ -27,7 +27,7 @@ public sealed class KestrelEndpoints : IDisposable
 
     private readonly List<ListenOptions> _http = [];
     private ListenOptions? _tcp;
-    private X509Certificate2? _tcpCertificate;
+    private Lazy<X509Certificate2>? _tcpCertificate;
 
     /// <summary>The HTTP listeners' endpoints (bound ports once started).</summary>
     public IReadOnlyList<IPEndPoint> HttpEndPoints => [.. _http.Select(l => l.IPEndPoint).OfType<IPEndPoint>()];
@@ -39,7 +39,13 @@ public sealed class KestrelEndpoints : IDisposable
     public bool TcpUsesTls => _tcpCertificate is not null;
 
     /// <inheritdoc />
-    public void Dispose() => _tcpCertificate?.Dispose();
+    public void Dispose()
+    {
+        if (_tcpCertificate is { IsValueCreated: true } certificate)
+        {
+            certificate.Value.Dispose();
+        }
+    }
 
     /// <summary>Parses <c>*</c>, <c>+</c>, <c>0.0.0.0</c>, <c>localhost</c> or an IP address; null address = any, loopback = localhost.</summary>
     public static bool TryParseBindAddress(string? value, out IPAddress? address)
@@ -104,8 +110,10 @@ public sealed class KestrelEndpoints : IDisposable
 
         if (tcp.Enabled)
         {
-            // Validated at start (GatewayOptionsCrossValidator): a bad certificate stops the node before this runs.
-            _tcpCertificate = tcp.Tls.Enabled ? TcpCertificate.Load(tcp.Tls) : null;
+            // Loaded at the first handshake: Kestrel is configured when the app is built, before the options are
+            // validated at start (GatewayOptionsCrossValidator loads it then, so a bad certificate stops the node first).
+            var tls = tcp.Tls;
+            _tcpCertificate = tls.Enabled ? new Lazy<X509Certificate2>(() => TcpCertificate.Load(tls)) : null;
             var handshakeTimeout = kestrel.ApplicationServices.GetService<IOptions<GatewayOptions>>()?.Value.Connection.ConnectTimeout ?? TimeSpan.FromSeconds(10);
             Listen(kestrel, tcp.BindAddress, tcp.Port, options =>
             {
@@ -116,7 +124,7 @@ public sealed class KestrelEndpoints : IDisposable
                     TcpTlsGate.Use(options, handshakeTimeout);
                     options.UseHttps(new HttpsConnectionAdapterOptions
                     {
-                        ServerCertificate = certificate,
+                        ServerCertificateSelector = (_, _) => certificate.Value,
                         ClientCertificateMode = ClientCertificateMode.NoCertificate,
                         HandshakeTimeout = handshakeTimeout,
                     });
