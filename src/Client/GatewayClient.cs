@@ -567,8 +567,8 @@ public sealed class GatewayClient : IAsyncDisposable
         try
         {
             var token = await GetTokenAsync(cts.Token).ConfigureAwait(false);
-            transport = endpoint.Scheme == "tcp"
-                ? await TcpClientTransport.ConnectAsync(endpoint, cts.Token).ConfigureAwait(false)
+            transport = endpoint.Scheme is "tcp" or "tcps"
+                ? await TcpClientTransport.ConnectAsync(endpoint, _options.ConfigureTls, cts.Token).ConfigureAwait(false)
                 : await WebSocketClientTransport.ConnectAsync(endpoint, _options.ConfigureWebSocket, cts.Token).ConfigureAwait(false);
             connection = new ClientConnection(transport, _options, _logger, OnFrameAsync);
             await connection.HandshakeAsync(token, cts.Token).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 
@@ -8,7 +9,7 @@ public sealed record GatewayClientOptions
 {
     /// <summary>
     /// Gateway endpoints, tried in order and rotated on failure: <c>ws://host:port/ws</c>,
-    /// <c>wss://host/ws</c> or <c>tcp://host:port</c>. At least one.
+    /// <c>wss://host/ws</c>, <c>tcp://host:port</c> or <c>tcps://host:port</c> (raw TCP inside TLS). At least one.
     /// </summary>
     public IReadOnlyList<Uri> Endpoints { get; init; } = [];
 
@@ -72,6 +73,14 @@ public sealed record GatewayClientOptions
     /// <summary>Extra WebSocket settings (TLS, proxy, headers such as Origin).</summary>
     public Action<ClientWebSocketOptions>? ConfigureWebSocket { get; init; }
 
+    /// <summary>
+    /// Extra TLS settings of <c>tcps://</c> endpoints, applied after the defaults (target host = the endpoint's host; the
+    /// server certificate is validated against the system's trust store and that host name). Set
+    /// <see cref="SslClientAuthenticationOptions.RemoteCertificateValidationCallback"/> to trust a private CA or a
+    /// pinned certificate. <c>wss://</c> endpoints use <see cref="ConfigureWebSocket"/> instead.
+    /// </summary>
+    public Action<SslClientAuthenticationOptions>? ConfigureTls { get; init; }
+
     /// <summary>Logger factory (default: none).</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
@@ -87,9 +96,9 @@ public sealed record GatewayClientOptions
 
         foreach (var endpoint in Endpoints)
         {
-            if (endpoint.Scheme is not ("ws" or "wss" or "tcp"))
+            if (endpoint.Scheme is not ("ws" or "wss" or "tcp" or "tcps"))
             {
-                throw new ArgumentException($"Endpoint {endpoint} must use ws://, wss:// or tcp://.", nameof(Endpoints));
+                throw new ArgumentException($"Endpoint {endpoint} must use ws://, wss://, tcp:// or tcps://.", nameof(Endpoints));
             }
         }
 

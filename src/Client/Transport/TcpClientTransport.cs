@@ -1,17 +1,29 @@
+using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Gateway.Protocol;
 using Gateway.Protocol.Errors;
+using Gateway.Protocol.Frames;
 
 namespace Gateway.Client.Transport;
 
-/// <summary>Raw TCP (<c>tcp://host:port</c>): the 6-byte hello, then frames back to back on the stream.</summary>
+/// <summary>
+/// Raw TCP (<c>tcp://host:port</c>), or raw TCP inside TLS (<c>tcps://host:port</c>, an <see cref="SslStream"/> that
+/// validates the server's certificate against the system's trust store and the host name unless
+/// <see cref="GatewayClientOptions.ConfigureTls"/> says otherwise): the 6-byte hello, then frames back to back on the stream.
+/// </summary>
 internal sealed class TcpClientTransport : IClientTransport
 {
-    private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    /// <summary>Largest Error frame body read when the server answers the hello with an Error instead of the echo.</summary>
+    private const int MaxRefusalBody = 8 + ProtocolLimits.MaxTextBytes;
 
-    private TcpClientTransport(Uri endpoint, Socket socket, NetworkStream stream)
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+
+    private TcpClientTransport(Uri endpoint, Socket socket, Stream stream)
     {
         Endpoint = endpoint;
         _socket = socket;
@@ -25,14 +37,20 @@ internal sealed class TcpClientTransport : IClientTransport
 
     public TransportClose? Close => null;
 
-    /// <summary>Connects, sends the hello and checks the server's echo.</summary>
-    public static async Task<TcpClientTransport> ConnectAsync(Uri endpoint, CancellationToken cancellationToken)
+    /// <summary>Connects (and, for <c>tcps</c>, completes the TLS handshake), sends the hello and checks the server's echo.</summary>
+    public static async Task<TcpClientTransport> ConnectAsync(Uri endpoint, Action<SslClientAuthenticationOptions>? configureTls, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
         try
         {
             await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
-            var stream = new NetworkStream(socket, ownsSocket: true);
+            stream = new NetworkStream(socket, ownsSocket: true);
+            if (endpoint.Scheme == "tcps")
+            {
+                stream = await AuthenticateAsync(endpoint, stream, configureTls, cancellationToken).ConfigureAwait(false);
+            }
+
             await stream.WriteAsync(ProtocolVersion.TcpHello.ToArray(), cancellationToken).ConfigureAwait(false);
             var echo = new byte[ProtocolVersion.TcpHelloSize];
             try
@@ -41,22 +59,73 @@ internal sealed class TcpClientTransport : IClientTransport
             }
             catch (EndOfStreamException)
             {
-                throw new GatewayConnectionException($"{endpoint} closed the connection during the TCP hello (protocol version refused?).");
+                throw new GatewayConnectionException($"{endpoint} closed the connection during the TCP hello (protocol version refused, or a TLS port reached with tcp://?).");
             }
 
             var check = ProtocolVersion.ValidateTcpHello(echo);
             if (check != ErrorCode.None)
             {
-                throw new GatewayException(check, 0, $"{endpoint} answered the TCP hello with {Convert.ToHexString(echo)}.");
+                // A refusal (draining, connection limit, TLS required, version) is an Error frame instead of the echo.
+                throw await ReadRefusalAsync(endpoint, stream, echo, cancellationToken).ConfigureAwait(false)
+                    ?? new GatewayException(check, 0, $"{endpoint} answered the TCP hello with {Convert.ToHexString(echo)}.");
             }
 
             return new TcpClientTransport(endpoint, socket, stream);
         }
         catch
         {
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+
             socket.Dispose();
             throw;
         }
+    }
+
+    private static async Task<Stream> AuthenticateAsync(Uri endpoint, Stream network, Action<SslClientAuthenticationOptions>? configureTls, CancellationToken cancellationToken)
+    {
+        var ssl = new SslStream(network, leaveInnerStreamOpen: false);
+        var options = new SslClientAuthenticationOptions { TargetHost = endpoint.IdnHost };
+        configureTls?.Invoke(options);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw new GatewayConnectionException($"The TLS handshake with {endpoint} failed: {e.Message}", e);
+        }
+
+        return ssl;
+    }
+
+    /// <summary>Reads the Error frame whose header <paramref name="header"/> is; null when it is not one.</summary>
+    private static async Task<GatewayException?> ReadRefusalAsync(Uri endpoint, Stream stream, byte[] header, CancellationToken cancellationToken)
+    {
+        var length = BinaryPrimitives.ReadUInt32BigEndian(header);
+        if ((FrameKind)header[4] != FrameKind.Error || length > MaxRefusalBody)
+        {
+            return null;
+        }
+
+        var frame = new byte[ProtocolLimits.HeaderSize + (int)length];
+        header.CopyTo(frame, 0);
+        try
+        {
+            await stream.ReadExactlyAsync(frame.AsMemory(ProtocolLimits.HeaderSize), cancellationToken).ConfigureAwait(false);
+            if (FrameReader.TryRead(new ReadOnlySequence<byte>(frame), ProtocolLimits.Default, out var error, out _))
+            {
+                return new GatewayException(error.ErrorCode, 0, $"{endpoint} refused the connection: {error.Text}");
+            }
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or ProtocolException)
+        {
+        }
+
+        return null;
     }
 
     public async ValueTask SendAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using Gateway.Auth;
 using Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -116,9 +117,9 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
             failures.Add($"Gateway:Limits:MaxConnectionsPerIp ({options.Limits.MaxConnectionsPerIp}) must not exceed Gateway:Limits:MaxConnections ({options.Limits.MaxConnections}).");
         }
 
-        if (options.Tcp.Enabled && !KestrelEndpoints.TryParseBindAddress(options.Tcp.BindAddress, out _))
+        if (options.Tcp.Enabled)
         {
-            failures.Add($"Gateway:Tcp:BindAddress '{options.Tcp.BindAddress}' is not an IP address, 'localhost' or '*'.");
+            ValidateTcp(failures, options.Tcp, environment);
         }
 
         var proxies = options.Http.ForwardedHeaders.KnownProxies;
@@ -153,6 +154,41 @@ public sealed class GatewayOptionsCrossValidator(IHostEnvironment environment) :
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateTcp(List<string> failures, TcpOptions tcp, IHostEnvironment environment)
+    {
+        if (!KestrelEndpoints.TryParseBindAddress(tcp.BindAddress, out var address))
+        {
+            failures.Add($"Gateway:Tcp:BindAddress '{tcp.BindAddress}' is not an IP address, 'localhost' or '*'.");
+            return;
+        }
+
+        if (tcp.Tls.Enabled)
+        {
+            try
+            {
+                using var certificate = TcpCertificate.Load(tcp.Tls);
+            }
+            catch (InvalidOperationException e)
+            {
+                failures.Add(e.Message);
+            }
+
+            return;
+        }
+
+        if (!string.IsNullOrWhiteSpace(tcp.Tls.KeyPath) || !string.IsNullOrEmpty(tcp.Tls.Password))
+        {
+            failures.Add("Gateway:Tcp:Tls:KeyPath or Gateway:Tcp:Tls:Password is set but Gateway:Tcp:Tls:CertificatePath is not: set the certificate too, or remove them (raw TCP would otherwise run without TLS).");
+        }
+
+        // Tokens and messages would cross the network in the clear: an operator has to say so.
+        var loopback = address is not null && IPAddress.IsLoopback(address);
+        if (!loopback && !tcp.AllowPlaintext && !environment.IsDevelopment())
+        {
+            failures.Add($"Gateway:Tcp:BindAddress '{tcp.BindAddress}' is not a loopback address and Gateway:Tcp:Tls:CertificatePath is not set: the {environment.EnvironmentName} environment refuses plaintext raw TCP on a reachable address. Set Gateway:Tcp:Tls:CertificatePath (and KeyPath/Password) for tcps://, bind Gateway:Tcp:BindAddress to 127.0.0.1, set Gateway:Tcp:Enabled=false, or set Gateway:Tcp:AllowPlaintext=true when TLS is terminated in front of the node or the network is private.");
+        }
     }
 
     private static void ValidateKeys(List<string> failures, AuthOptions auth)

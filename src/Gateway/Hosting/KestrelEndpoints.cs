@@ -1,22 +1,27 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Gateway.Configuration;
 using Gateway.Transport;
 using Gateway.Transport.WebSockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Gateway.Hosting;
 
 /// <summary>
 /// Binds Kestrel: the HTTP/WebSocket listeners from the standard <c>urls</c> setting (default
 /// <c>http://localhost:5080</c>) and the raw TCP listener from <c>Gateway:Tcp</c>. Kestrel ignores
-/// <c>urls</c> once any endpoint is configured in code, so the URLs are parsed and bound here.
+/// <c>urls</c> once any endpoint is configured in code, so the URLs are parsed and bound here. The raw TCP listener
+/// uses Kestrel's TLS middleware when <c>Gateway:Tcp:Tls:CertificatePath</c> is set (<c>tcps://</c>).
 /// Keeps the listen options so the bound (possibly ephemeral) ports can be read after start.
 /// </summary>
-public sealed class KestrelEndpoints
+public sealed class KestrelEndpoints : IDisposable
 {
     /// <summary>HTTP URL used when neither <c>--urls</c> nor <c>ASPNETCORE_URLS</c> is set.</summary>
     public const string DefaultUrl = "http://localhost:5080";
@@ -24,6 +29,7 @@ public sealed class KestrelEndpoints
     private readonly List<ListenOptions> _http = [];
     private ListenOptions? _tcp;
     private readonly List<ListenOptions> _management = [];
+    private Lazy<X509Certificate2>? _tcpCertificate;
 
     /// <summary>The HTTP listeners' endpoints (bound ports once started).</summary>
     public IReadOnlyList<IPEndPoint> HttpEndPoints => [.. _http.Select(l => l.IPEndPoint).OfType<IPEndPoint>()];
@@ -33,6 +39,18 @@ public sealed class KestrelEndpoints
 
     /// <summary>The management listeners' endpoints (<c>Gateway:Management:Urls</c>; bound ports once started), empty when none.</summary>
     public IReadOnlyList<IPEndPoint> ManagementEndPoints => [.. _management.Select(l => l.IPEndPoint).OfType<IPEndPoint>()];
+
+    /// <summary>Whether the raw TCP endpoint speaks TLS (<c>tcps://</c>).</summary>
+    public bool TcpUsesTls => _tcpCertificate is not null;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_tcpCertificate is { IsValueCreated: true } certificate)
+        {
+            certificate.Value.Dispose();
+        }
+    }
 
     /// <summary>Parses <c>*</c>, <c>+</c>, <c>0.0.0.0</c>, <c>localhost</c> or an IP address; null address = any, loopback = localhost.</summary>
     public static bool TryParseBindAddress(string? value, out IPAddress? address)
@@ -103,9 +121,26 @@ public sealed class KestrelEndpoints
 
         if (tcp.Enabled)
         {
+            // Loaded at the first handshake: Kestrel is configured when the app is built, before the options are
+            // validated at start (GatewayOptionsCrossValidator loads it then, so a bad certificate stops the node first).
+            var tls = tcp.Tls;
+            _tcpCertificate = tls.Enabled ? new Lazy<X509Certificate2>(() => TcpCertificate.Load(tls)) : null;
+            var handshakeTimeout = kestrel.ApplicationServices.GetService<IOptions<GatewayOptions>>()?.Value.Connection.ConnectTimeout ?? TimeSpan.FromSeconds(10);
             Listen(kestrel, tcp.BindAddress, tcp.Port, options =>
             {
                 options.Protocols = HttpProtocols.None;
+                if (_tcpCertificate is { } certificate)
+                {
+                    // Kestrel's TLS middleware wraps the transport; the handler then speaks the protocol over SslStream.
+                    TcpTlsGate.Use(options, handshakeTimeout);
+                    options.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificateSelector = (_, _) => certificate.Value,
+                        ClientCertificateMode = ClientCertificateMode.NoCertificate,
+                        HandshakeTimeout = handshakeTimeout,
+                    });
+                }
+
                 options.UseConnectionHandler<TcpConnectionHandler>();
                 _tcp = options;
             });

@@ -31,8 +31,13 @@ internal sealed class TcpConnection : ClientConnection
 
     private protected override bool HasCloseCodes => false;
 
-    /// <summary>The connection's socket, or null when the transport does not expose one (then output uses the pipe).</summary>
-    internal static Socket? SocketOf(ConnectionContext context) => context.Features.Get<IConnectionSocketFeature>()?.Socket;
+    /// <summary>
+    /// The connection's socket, or null when the transport does not expose one or TLS wraps it (writing to the socket
+    /// would bypass the encryption): then output uses the pipe.
+    /// </summary>
+    internal static Socket? SocketOf(ConnectionContext context) => context.Features.Get<ITlsHandshakeFeature>() is null
+        ? context.Features.Get<IConnectionSocketFeature>()?.Socket
+        : null;
 
     /// <summary>
     /// Sets the socket's send buffer (<c>Gateway:Connection:SendBufferBytes</c>; 0 keeps the system default), so a busy

@@ -43,7 +43,7 @@ public sealed class TestClient : IAsyncDisposable
 
     private readonly ClientWebSocket? _socket;
     private readonly TcpClient? _tcp;
-    private readonly NetworkStream? _stream;
+    private readonly Stream? _stream;
     private readonly Channel<ReceivedFrame> _frames = Channel.CreateUnbounded<ReceivedFrame>();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
@@ -56,10 +56,10 @@ public sealed class TestClient : IAsyncDisposable
         _socket = socket;
     }
 
-    private TestClient(TcpClient tcp)
+    private TestClient(TcpClient tcp, Stream stream)
     {
         _tcp = tcp;
-        _stream = tcp.GetStream();
+        _stream = stream;
     }
 
     /// <summary>Whether to answer server pings automatically (default true).</summary>
@@ -106,11 +106,13 @@ public sealed class TestClient : IAsyncDisposable
     }
 
     /// <summary>Opens a raw TCP connection to any endpoint (e.g. a load balancer's TCP front end) and completes the hello.</summary>
-    public static async Task<TestClient> OpenTcpAsync(System.Net.IPEndPoint endPoint)
+    /// <param name="endPoint">The raw TCP endpoint.</param>
+    /// <param name="secure">Wraps the socket's stream before the hello (e.g. an authenticated SslStream for a tcps listener).</param>
+    public static async Task<TestClient> OpenTcpAsync(System.Net.IPEndPoint endPoint, Func<NetworkStream, Task<Stream>>? secure = null)
     {
         var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(endPoint);
-        var client = new TestClient(tcp);
+        var client = new TestClient(tcp, secure is null ? tcp.GetStream() : await secure(tcp.GetStream()));
         await client._stream!.WriteAsync(ProtocolVersion.TcpHello.ToArray());
         var echo = new byte[ProtocolVersion.TcpHelloSize];
         using var timeout = new CancellationTokenSource(DefaultTimeout);
@@ -252,6 +254,7 @@ public sealed class TestClient : IAsyncDisposable
             _socket.Dispose();
         }
 
+        _stream?.Dispose();
         _tcp?.Dispose();
         if (_receiveLoop is not null)
         {
