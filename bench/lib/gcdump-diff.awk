@@ -4,6 +4,17 @@
 # by type and size class, with their mean size); the type may contain spaces. Bytes of a line = size x count.
 
 function num(s) { gsub(",", "", s); return s + 0 }
+# Who allocates a type, from its name: the gateway's own types (and their async state machines), ASP.NET Core and
+# Kestrel (HTTP/1 objects, middleware, hosting, logging), the WebSocket and socket layers; everything else (strings,
+# tasks, cancellation, locks, arrays) is shared runtime types, allocated by any of them.
+function owner(t) {
+  if (t ~ /Gateway\./) return "gateway"
+  if (t ~ /AspNetCore|Kestrel|Serilog|DependencyInjection|Hosting/) return "ASP.NET Core / Kestrel"
+  if (t ~ /System\.Net\.WebSockets/) return "System.Net.WebSockets"
+  if (t ~ /System\.Net\.Sockets|SocketAsync/) return "System.Net.Sockets"
+  if (t ~ /Pipelines/) return "System.IO.Pipelines"
+  return "runtime types (any owner)"
+}
 FNR == 1 { file++ }
 $1 ~ /^[0-9,]+$/ && $2 ~ /^[0-9,]+$/ {
   t = $0; sub(/^[ \t]*[0-9,]+[ \t]+[0-9,]+[ \t]+/, "", t)
@@ -13,7 +24,10 @@ $1 ~ /^[0-9,]+$/ && $2 ~ /^[0-9,]+$/ {
 }
 END {
   for (t in seen) { db[t] = B[t] - b[t]; dc[t] = C[t] - c[t]; tot += db[t]; totc += dc[t] }
-  printf "| type | objects per connection | bytes per connection |\n|---|---:|---:|\n"
+  for (t in db) { o = owner(t); ob[o] += db[t]; oc[o] += dc[t] }
+  printf "| allocated by | objects per connection | bytes per connection |\n|---|---:|---:|\n"
+  for (o in ob) printf "| %s | %.1f | %.0f |\n", o, oc[o] / n, ob[o] / n
+  printf "\n| type | objects per connection | bytes per connection |\n|---|---:|---:|\n"
   k = 0
   while (k < top) {
     best = ""; for (t in db) if (!(t in shown) && (best == "" || db[t] > db[best])) best = t
