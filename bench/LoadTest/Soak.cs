@@ -366,7 +366,9 @@ public sealed class SoakRunner
     }
 
     /// <summary>Least squares over the samples after the warm-up; flat when the fitted change over the span is within 5 % of the mean.</summary>
-    public static Trend Fit(IReadOnlyList<(double X, double Y)> points)
+    /// <param name="points">(minute, value) samples; NaN values are skipped.</param>
+    /// <param name="minAbsoluteChange">A change over the span up to this much is flat whatever the mean (counts: threads, fds).</param>
+    public static Trend Fit(IReadOnlyList<(double X, double Y)> points, double minAbsoluteChange = 0)
     {
         var p = points.Where(q => !double.IsNaN(q.Y)).ToList();
         if (p.Count < 2)
@@ -382,7 +384,7 @@ public sealed class SoakRunner
         var slope = sxx > 0 ? sxy / sxx : 0;
         var r2 = sxx > 0 && syy > 0 ? sxy * sxy / (sxx * syy) : 1;
         var span = p.Max(q => q.X) - p.Min(q => q.X);
-        return new Trend(slope, my - (slope * mx), r2, my, span, Math.Abs(slope * span) <= FlatShare * Math.Abs(my));
+        return new Trend(slope, my - (slope * mx), r2, my, span, Math.Abs(slope * span) <= Math.Max(minAbsoluteChange, FlatShare * Math.Abs(my)));
     }
 
     private void WriteOutputs()
@@ -401,8 +403,8 @@ public sealed class SoakRunner
         var steady = _samples.Where(s => s.Minute > _o.WarmupMinutes + 1e-9).ToList();
         var rss = Fit([.. steady.Select(s => (s.Minute, (double)s.RssKiB))]);
         var heap = Fit([.. steady.Select(s => (s.Minute, s.GcHeapKiB))]);
-        var threads = Fit([.. steady.Select(s => (s.Minute, (double)s.Threads))]);
-        var fds = Fit([.. steady.Select(s => (s.Minute, (double)s.Fds))]);
+        var threads = Fit([.. steady.Select(s => (s.Minute, (double)s.Threads))], minAbsoluteChange: 2);
+        var fds = Fit([.. steady.Select(s => (s.Minute, (double)s.Fds))], minAbsoluteChange: 2);
         var verdict = rss.Flat && (heap.Flat || double.IsNaN(heap.Mean)) ? "flat" : steady.Count < 2 ? "too short to tell" : "NOT flat";
         _r.Extra["soakSamples"] = _samples.Count;
         _r.Extra["rssSlopeKiBPerMin"] = Math.Round(rss.SlopePerMinute, 1);
@@ -419,7 +421,7 @@ public sealed class SoakRunner
         var md = new StringBuilder();
         md.AppendLine(inv, $"# Soak: {_o.Minutes} min against {_o.Target}").AppendLine();
         md.AppendLine(inv, $"{_o.Connections} subscribers in {_o.Groups} groups (each acks its notifications), churn {N(_o.ChurnRate)} connects+disconnects/s over the first {Math.Max(1, _o.Connections / 5)} clients, one open-loop publisher at {N(_o.Rate > 0 ? _o.Rate : 200)} publishes/s (5 % critical, 15 % high, 40 % normal, 40 % low; {N(_o.PersonalFraction * 100)} % notifications to user:{{id}}), {_o.SlowClients} clients stop reading for half of every interval; {_o.PayloadSize} B payloads; one sample every {N(Math.Max(5, _o.SampleSeconds))} s; warm-up {N(_o.WarmupMinutes)} min excluded from the slopes. GC heap = the gateway's `dotnet_total_memory_bytes` (/metrics); fds = entries of /proc/<pid>/fd.").AppendLine();
-        md.AppendLine(inv, $"**Verdict: {verdict}** (a line through the post-warm-up samples that changes by at most {FlatShare * 100:0} % of the mean over the span counts as flat).").AppendLine();
+        md.AppendLine(inv, $"**Verdict: {verdict}** (RSS and GC heap: a line through the post-warm-up samples that changes by at most {FlatShare * 100:0} % of the mean over the span counts as flat; threads and fds: at most 5 % or 2, whichever is more). GC heap is `GC.GetTotalMemory(false)`, garbage not yet collected included, so it saw-tooths between collections: judge it over the 30-minute run, not a short one.").AppendLine();
         md.AppendLine("| series (after warm-up) | slope | R² | change over the span | verdict |").AppendLine("|---|---:|---:|---|---|");
         md.AppendLine(TrendText("RSS", rss, "KiB"));
         md.AppendLine(TrendText("GC heap", heap, "KiB"));
