@@ -405,7 +405,9 @@ public sealed class SoakRunner
         var heap = Fit([.. steady.Select(s => (s.Minute, s.GcHeapKiB))]);
         var threads = Fit([.. steady.Select(s => (s.Minute, (double)s.Threads))], minAbsoluteChange: 2);
         var fds = Fit([.. steady.Select(s => (s.Minute, (double)s.Fds))], minAbsoluteChange: 2);
-        var verdict = rss.Flat && (heap.Flat || double.IsNaN(heap.Mean)) ? "flat" : steady.Count < 2 ? "too short to tell" : "NOT flat";
+        // A leak grows: memory that is flat or falls after the warm-up passes.
+        static bool NoGrowth(Trend t) => t.Flat || t.SlopePerMinute < 0;
+        var verdict = steady.Count < 2 ? "too short to tell" : NoGrowth(rss) && (NoGrowth(heap) || double.IsNaN(heap.Mean)) ? "flat" : "NOT flat (growing)";
         _r.Extra["soakSamples"] = _samples.Count;
         _r.Extra["rssSlopeKiBPerMin"] = Math.Round(rss.SlopePerMinute, 1);
         _r.Extra["gcHeapSlopeKiBPerMin"] = double.IsNaN(heap.SlopePerMinute) ? "n/a" : Math.Round(heap.SlopePerMinute, 1);
@@ -417,7 +419,7 @@ public sealed class SoakRunner
 
         string TrendText(string what, Trend t, string unit) => double.IsNaN(t.SlopePerMinute)
             ? $"| {what} | n/a | | | |"
-            : $"| {what} | {N(t.SlopePerMinute, "0.0")} {unit}/min | {N(t.RSquared, "0.00")} | {N(t.SlopePerMinute * t.SpanMinutes, "0.0")} {unit} over {N(t.SpanMinutes, "0.#")} min ({N(t.Mean != 0 ? t.SlopePerMinute * t.SpanMinutes / t.Mean * 100 : double.NaN, "0.0")} % of the mean {N(t.Mean, "0")}) | {(t.Flat ? "flat" : "**growing**")} |";
+            : $"| {what} | {N(t.SlopePerMinute, "0.0")} {unit}/min | {N(t.RSquared, "0.00")} | {N(t.SlopePerMinute * t.SpanMinutes, "0.0")} {unit} over {N(t.SpanMinutes, "0.#")} min ({N(t.Mean != 0 ? t.SlopePerMinute * t.SpanMinutes / t.Mean * 100 : double.NaN, "0.0")} % of the mean {N(t.Mean, "0")}) | {(t.Flat ? "flat" : t.SlopePerMinute > 0 ? "**growing**" : "falling")} |";
         var md = new StringBuilder();
         md.AppendLine(inv, $"# Soak: {_o.Minutes} min against {_o.Target}").AppendLine();
         md.AppendLine(inv, $"{_o.Connections} subscribers in {_o.Groups} groups (each acks its notifications), churn {N(_o.ChurnRate)} connects+disconnects/s over the first {Math.Max(1, _o.Connections / 5)} clients, one open-loop publisher at {N(_o.Rate > 0 ? _o.Rate : 200)} publishes/s (5 % critical, 15 % high, 40 % normal, 40 % low; {N(_o.PersonalFraction * 100)} % notifications to user:{{id}}), {_o.SlowClients} clients stop reading for half of every interval; {_o.PayloadSize} B payloads; one sample every {N(Math.Max(5, _o.SampleSeconds))} s; warm-up {N(_o.WarmupMinutes)} min excluded from the slopes. GC heap = the gateway's `dotnet_total_memory_bytes` (/metrics); fds = entries of /proc/<pid>/fd.").AppendLine();
