@@ -48,12 +48,14 @@ PORT=5380; TCP_PORT=5381
 ws_transport=$TRANSPORT; target=archmesh-ws; port=$PORT
 [[ $TRANSPORT == tcp ]] && { ws_transport=raw; target=archmesh-tcp; port=$TCP_PORT; }
 [[ $TRANSPORT == aspnet ]] && target=archmesh-ws-aspnet
+# A gateway left on the port (e.g. one still draining) would be measured instead of ours: refuse to start.
+listening $PORT && { echo "port $PORT is already in use; stop what listens there first" >&2; exit 1; }
 GW_PID=""
 trap 'stop_pid "$GW_PID"' EXIT
 # shellcheck disable=SC2046
 taskset -c 0 $(gateway_cmd "$ws_transport" $PORT $TCP_PORT) > "$OUT/gateway.log" 2>&1 &
 GW_PID=$!
-wait_listening "$GW_PID" $PORT || { echo "gateway did not start (see $OUT/gateway.log)" >&2; exit 1; }
+wait_listening "$GW_PID" $PORT && sleep 1 && kill -0 "$GW_PID" 2>/dev/null || { echo "gateway did not start (see $OUT/gateway.log)" >&2; exit 1; }
 echo "[$(date -u +%H:%M:%S)] soak: gateway pid $GW_PID ($TRANSPORT), $MINUTES min → $OUT" >&2
 timeout_s=$(awk -v m="$MINUTES" 'BEGIN { printf "%d", m * 60 + 600 }')
 taskset -c 1 env DOTNET_gcServer=0 "$BIN_LT" run --scenario soak --target $target --port $port --http-port $PORT --server-pid "$GW_PID" \
