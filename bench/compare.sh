@@ -6,23 +6,35 @@
 # raw per-run JSON packed into one raw.tar.gz (what the repository keeps of a dated run; `tar -xzf raw.tar.gz`
 # restores the files to re-summarize). Loopback only; every run is bounded in time.
 #
-#   bench/compare.sh             full comparison (~20 min on the 2-core reference machine)
-#   bench/compare.sh --quick     smoke run (< 2 min after the build; CI checks that results appear)
+# Gateway rows: archmesh-ws (WebSocket, Gateway:WebSocket:Transport=raw, the default), archmesh-ws-aspnet (the
+# ASP.NET Core WebSocket path, Transport=aspnet) and archmesh-tcp (raw TCP listener of the same process); the
+# transport is passed as the environment variable Gateway__WebSocket__Transport (bench/lib/gateway.sh).
+#
+#   bench/compare.sh             full comparison, 3 repetitions (~70 min on the 2-core reference machine):
+#                                light/moderate/saturation/saturation-push for every server (medians of 3), the rate
+#                                sweep (highest delivery rate at p99 <= 50 ms, per server and repetition), idle memory
+#                                at 10,000 connections (every server) and 19,000 (gateway rows), the priority workload
+#                                for both WebSocket transports, and the gateway-only extras (slow, churn, notify, mixed)
+#   bench/compare.sh --quick     smoke run (~2-3 min after the build; CI checks that results appear)
 #   bench/compare.sh --cluster   scale-out on Redis (~5 min per repetition; not part of --quick): one redis-server,
 #                                2 gateway nodes (redis engine) vs 2 SignalR nodes (Redis backplane), same workload;
 #                                plus the Redis hop: one gateway node, memory vs redis engine, light load.
 #                                Writes bench/results/<date>-cluster/. Env: CL_CONNS (1000) CL_GROUPS (10)
 #                                CL_RATES ("100 1000", total publishes/s; saturation is always added)
 #                                CL_SIGNALR ("signalr-json signalr-msgpack")
-#   options: --reps N  --out DIR  --servers "archmesh-ws floor signalr-json signalr-msgpack node-ws"
-#            --workloads "light moderate saturation idle"  --no-build  --extras / --no-extras
+#   options: --reps N  --out DIR  --servers "archmesh-ws archmesh-ws-aspnet archmesh-tcp floor signalr-json signalr-msgpack node-ws"
+#            --workloads "light moderate saturation saturation-push idle-10k"  --no-build  --extras / --no-extras
+#            --sweep / --no-sweep
+#   env:     SWEEP_RATES (publishes/s ladder, x recipients per publish = deliveries/s; default
+#            "250 500 1000 1500 2000 3000 4000 5000 6000 8000"), SWEEP_P99_MS (50), SWEEP_DURATION (5 s per step),
+#            WARMUP (6 s)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ARGS="$*"
-QUICK=0; REPS=3; BUILD=1; EXTRAS=1; OUT=""; CLUSTER=0; REPS_SET=0
-SERVERS="archmesh-ws floor signalr-json signalr-msgpack node-ws"
-WORKLOADS="light moderate saturation saturation-push idle"
+QUICK=0; REPS=3; BUILD=1; EXTRAS=1; OUT=""; CLUSTER=0; REPS_SET=0; SWEEP=1
+SERVERS="archmesh-ws archmesh-ws-aspnet archmesh-tcp floor signalr-json signalr-msgpack node-ws"
+WORKLOADS="light moderate saturation saturation-push idle-10k"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
@@ -34,7 +46,9 @@ while [[ $# -gt 0 ]]; do
     --no-build) BUILD=0; shift ;;
     --extras) EXTRAS=1; shift ;;
     --no-extras) EXTRAS=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --sweep) SWEEP=1; shift ;;
+    --no-sweep) SWEEP=0; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -47,14 +61,18 @@ if [[ $CLUSTER == 1 ]]; then
   WARMUP=${WARMUP:-5}; DURATION=${DURATION:-8}; DRAIN=5
 elif [[ $QUICK == 1 ]]; then
   REPS=1; EXTRAS=0
-  [[ "$WORKLOADS" == "light moderate saturation saturation-push idle" ]] && WORKLOADS="light saturation"
+  [[ "$WORKLOADS" == "light moderate saturation saturation-push idle-10k" ]] && WORKLOADS="light saturation"
   OUT="${OUT:-$ROOT/bench/results/quick}"
-  # CONNS/GROUPS/durations of the smoke run
+  # CONNS/GROUPS/durations of the smoke run; the sweep runs two short steps on archmesh-ws only (path check)
   CONNS=200; NGROUPS=10; WARMUP=1; DURATION=1.5; DRAIN=1; IDLE_CONNS=500; HOLD=2
+  SWEEP_RATES=${SWEEP_RATES:-"100 400"}; SWEEP_DURATION=1.5; SWEEP_SERVERS="archmesh-ws"
 else
   OUT="${OUT:-$ROOT/bench/results/$DATE}"
   CONNS=2000; NGROUPS=10; WARMUP=${WARMUP:-6}; DURATION=8; DRAIN=5; IDLE_CONNS=5000; HOLD=8
+  SWEEP_RATES=${SWEEP_RATES:-"250 500 1000 1500 2000 3000 4000 5000 6000 8000"}; SWEEP_DURATION=${SWEEP_DURATION:-5}
+  SWEEP_SERVERS="$SERVERS"
 fi
+SWEEP_P99_MS=${SWEEP_P99_MS:-50}
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 LOG="$OUT/compare.log"
@@ -73,16 +91,11 @@ pack_raw() {
 
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 CONFIG=Release
-BIN_LT="$ROOT/bench/LoadTest/bin/$CONFIG/net10.0/LoadTest"
-BIN_GW="$ROOT/src/Gateway/bin/$CONFIG/net10.0/gateway"
+# shellcheck source=bench/lib/gateway.sh
+source "$ROOT/bench/lib/gateway.sh"   # BIN_LT, BIN_GW, JWT_SECRET, API_KEY, API_KEY_SHA256, gateway_cmd
 BIN_FLOOR="$ROOT/bench/peers/FloorServer/bin/$CONFIG/net10.0/FloorServer"
 BIN_SIGNALR="$ROOT/bench/peers/SignalRServer/bin/$CONFIG/net10.0/SignalRServer"
 NODE_DIR="$ROOT/bench/peers/node-ws"
-
-# Credentials of the benchmark gateway (loopback only; not a secret).
-JWT_SECRET="YXJjaG1lc2gtYmVuY2gtc2VjcmV0LWtleS0wMTIzNDU2Nzg5YWJjZGVm"
-API_KEY="bench-api-key"
-API_KEY_SHA256="$(printf %s "$API_KEY" | sha256sum | cut -d' ' -f1)"
 
 PORT_GW=5180; PORT_GW_TCP=5181; PORT_FLOOR=5191; PORT_SIGNALR=5192; PORT_NODE=5193
 
@@ -98,14 +111,8 @@ fi
 # The exact server command lines (bench/crank/gateway.benchmarks.yml uses the same ones).
 server_cmd() {
   case "$1" in
-    archmesh-ws|archmesh-tcp)
-      echo env ASPNETCORE_ENVIRONMENT=Production DOTNET_gcServer=0 "$BIN_GW" --urls "http://127.0.0.1:$PORT_GW" \
-        --Gateway:NodeId=bench --Gateway:Tcp:Enabled=true --Gateway:Tcp:BindAddress=127.0.0.1 --Gateway:Tcp:Port=$PORT_GW_TCP \
-        --Gateway:Auth:SigningKeys:0:Id=bench --Gateway:Auth:SigningKeys:0:Algorithm=HS256 --Gateway:Auth:SigningKeys:0:Secret=$JWT_SECRET \
-        --Gateway:Auth:ApiKeys:0:Name=bench --Gateway:Auth:ApiKeys:0:Sha256=$API_KEY_SHA256 \
-        --Gateway:Limits:MaxConnectionsPerIp=19000 --Gateway:Limits:FramesPerSecond=10000000 --Gateway:Limits:FrameBurst=10000000 \
-        --Gateway:Limits:BytesPerSecond=1000000000 --Gateway:Limits:ByteBurst=1000000000 \
-        --Logging:LogLevel:Default=Warning --Serilog:MinimumLevel:Default=Warning ;;
+    archmesh-ws|archmesh-tcp) gateway_cmd raw $PORT_GW $PORT_GW_TCP ;;
+    archmesh-ws-aspnet) gateway_cmd aspnet $PORT_GW $PORT_GW_TCP ;;
     floor) echo env DOTNET_gcServer=0 "$BIN_FLOOR" --urls "http://127.0.0.1:$PORT_FLOOR" ;;
     signalr-json|signalr-msgpack) echo env DOTNET_gcServer=0 "$BIN_SIGNALR" --urls "http://127.0.0.1:$PORT_SIGNALR" ;;
     node-ws) echo node "$NODE_DIR/server.js" --port=$PORT_NODE ;;
@@ -113,7 +120,7 @@ server_cmd() {
 }
 server_port() {
   case "$1" in
-    archmesh-ws) echo $PORT_GW ;; archmesh-tcp) echo $PORT_GW_TCP ;; floor) echo $PORT_FLOOR ;;
+    archmesh-ws|archmesh-ws-aspnet) echo $PORT_GW ;; archmesh-tcp) echo $PORT_GW_TCP ;; floor) echo $PORT_FLOOR ;;
     signalr-json|signalr-msgpack) echo $PORT_SIGNALR ;; node-ws) echo $PORT_NODE ;;
   esac
 }
@@ -155,8 +162,10 @@ workload_args() {
     saturation) echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate 0 --window 64 ;;
     saturation-push) echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate 0 --window 0 ;;
     idle)       echo --scenario idle --connections $IDLE_CONNS --groups 0 --connect-rate 2500 --hold $HOLD --sources 4 ;;
+    idle-10k)   echo --scenario idle --connections 10000 --groups 0 --connect-rate 2500 --hold $HOLD --sources 4 --per-process 9500 ;;
     idle-19k)   echo --scenario idle --connections 19000 --groups 0 --connect-rate 2500 --hold $HOLD --sources 8 --per-process 9500 ;;
     priority)   echo --scenario priority --connections $CONNS --groups $NGROUPS --rate 0 --window 64 --critical-rate 50 ;;
+    sweep-*)    echo --scenario fanout --connections $CONNS --groups $NGROUPS --rate "${1#sweep-}" ;;
     slow)       echo --scenario slow --connections 400 --groups 4 --rate 400 --slow-fraction 0.1 --payload-size 4096 ;;
     churn)      echo --scenario churn --connections $CONNS --groups $NGROUPS --rate 100 --churn-rate 50 ;;
     notify)     echo --scenario notify --connections $CONNS --rate 1000 --ack-fraction 0.9 --reconnect-fraction 0.01 ;;
@@ -166,14 +175,15 @@ workload_args() {
 }
 
 run_one() { # $1 workload, $2 target, $3 rep
-  local w="$1" t="$2" rep="$3" label="$1__$2__r$3"
+  local w="$1" t="$2" rep="$3" label="$1__$2__r$3" duration=$DURATION
+  [[ "$w" == sweep-* ]] && duration=$SWEEP_DURATION
   if ! available "$t"; then log "skip $label: $t not built"; return 0; fi
   start_server "$t" || return 0
   local pid="$SERVER_PID"
-  log "run $label (server pid $pid)"
+  log "run $label (server pid $pid; loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
   # shellcheck disable=SC2046
   taskset -c 1 env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 DOTNET_gcServer=0 "$BIN_LT" run $(workload_args "$w") --target "$t" --port "$(server_port "$t")" --server-pid "$pid" \
-      --warmup $WARMUP --duration $DURATION --drain $DRAIN --timeout 300 --label "$label" --out "$OUT" \
+      --warmup $WARMUP --duration "$duration" --drain $DRAIN --timeout 300 --label "$label" --out "$OUT" \
       --jwt-secret "$JWT_SECRET" --api-key "$API_KEY" > /dev/null 2>>"$LOG" \
     || log "LoadTest failed for $label (exit $?)"
   stop_server
@@ -332,25 +342,56 @@ if [[ $CLUSTER == 1 ]]; then
   exit 0
 fi
 
+# Rate sweep (BRIEF §9's headline figure): per server and repetition, open-loop fanout at each SWEEP_RATES step in
+# increasing order until a step misses p99 <= SWEEP_P99_MS or delivers < 99.9 %; then one step halfway between the
+# last pass and the first miss. The highest passing step is that repetition's sustained rate (summary: median over
+# repetitions, beside the saturation throughput). A server whose first step misses has no sustained rate.
+sweep_server() { # $1 target, $2 rep
+  local t="$1" rep="$2" pass="" fail="" r mid
+  available "$t" || { log "skip sweep for $t: not built"; return 0; }
+  for r in $SWEEP_RATES; do
+    run_one "sweep-$r" "$t" "$rep"
+    if "$BIN_LT" check "$OUT/sweep-${r}__${t}__r${rep}.json" --p99 "$SWEEP_P99_MS" --completeness 0.999 >> "$LOG" 2>&1; then
+      pass=$r
+    else
+      fail=$r; break
+    fi
+  done
+  if [[ -n "$pass" && -n "$fail" ]]; then
+    mid=$(( (pass + fail) / 2 ))
+    if [[ $mid -gt $pass && $mid -lt $fail ]]; then
+      run_one "sweep-$mid" "$t" "$rep"
+      "$BIN_LT" check "$OUT/sweep-${mid}__${t}__r${rep}.json" --p99 "$SWEEP_P99_MS" --completeness 0.999 >> "$LOG" 2>&1 && pass=$mid
+    fi
+  fi
+  log "sweep $t r$rep: sustained ${pass:-none} publishes/s at p99 <= $SWEEP_P99_MS ms (first miss: ${fail:-none})"
+}
+
 START=$(date +%s)
-log "compare: servers [$SERVERS], workloads [$WORKLOADS], $REPS repetition(s) → $OUT"
+log "compare: servers [$SERVERS], workloads [$WORKLOADS], $REPS repetition(s), sweep $([[ $SWEEP == 1 ]] && echo "[$SWEEP_RATES] on [$SWEEP_SERVERS]" || echo off) → $OUT"
 for rep in $(seq 1 "$REPS"); do
   for w in $WORKLOADS; do
     [[ "$w" == idle* && $rep -gt 1 && $QUICK == 0 ]] && continue   # memory per connection: one repetition
     for t in $SERVERS; do run_one "$w" "$t" "$rep"; done
   done
+  if [[ $SWEEP == 1 ]]; then
+    for t in $SWEEP_SERVERS; do [[ " $SERVERS " == *" $t "* ]] && sweep_server "$t" "$rep"; done
+  fi
 done
 if [[ $EXTRAS == 1 ]]; then
-  # Gateway-only scenarios (priorities, slow consumers, churn, notifications, raw TCP, 19k idle), once each.
-  for w in priority slow churn notify fanout-mixed; do run_one "$w" archmesh-ws 1; done
-  run_one saturation archmesh-tcp 1
-  run_one idle archmesh-tcp 1
-  run_one idle-19k archmesh-ws 1
+  # Gateway-only scenarios, once each: priorities on both WebSocket transports; slow consumers, churn, notifications
+  # and mixed traffic on the default one; raw TCP saturation; idle memory at 19,000 connections on every gateway row.
+  for t in archmesh-ws archmesh-ws-aspnet; do run_one priority "$t" 1; done
+  for w in slow churn notify fanout-mixed; do run_one "$w" archmesh-ws 1; done
+  [[ " $SERVERS " == *" archmesh-tcp "* ]] || run_one saturation archmesh-tcp 1
+  for t in archmesh-ws archmesh-ws-aspnet archmesh-tcp; do run_one idle-19k "$t" 1; done
 fi
 
-HEADER="Command: \`bench/compare.sh $([[ $QUICK == 1 ]] && echo --quick) --reps $REPS\` — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), .NET $(dotnet --version 2>/dev/null), node $(node --version 2>/dev/null). Servers pinned with taskset -c 0, LoadTest with taskset -c 1; each run starts a fresh server process. Duration $(( $(date +%s) - START )) s."
-"$BIN_LT" summarize "$OUT" --header "$HEADER" > /dev/null 2>>"$LOG" || log "summarize failed"
-"$BIN_LT" report "$OUT" --out "$OUT" >> "$LOG" 2>&1 || log "report failed"
+HEADER="Command: \`bench/compare.sh $([[ $QUICK == 1 ]] && echo --quick) --reps $REPS\` — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), .NET $(dotnet --version 2>/dev/null), node $(node --version 2>/dev/null). Servers pinned with taskset -c 0, LoadTest with taskset -c 1; each run starts a fresh server process. Gateway rows: archmesh-ws = Gateway__WebSocket__Transport=raw, archmesh-ws-aspnet = aspnet, archmesh-tcp = raw TCP listener; every publisher drives its server over the network (gateway: Publish frames on one protocol connection; peers: the same envelope over WebSocket / a hub invocation). $([[ $SWEEP == 1 ]] && echo "Rate sweep steps [$SWEEP_RATES] publishes/s, ${SWEEP_DURATION} s each, bound p99 <= $SWEEP_P99_MS ms.") Duration $(( $(date +%s) - START )) s."
+"$BIN_LT" summarize "$OUT" --header "$HEADER" --sweep-p99 "$SWEEP_P99_MS" > /dev/null 2>>"$LOG" || log "summarize failed"
+# Charts of every run except the sweep steps (those are summarized as one table).
+mapfile -t CHART_INPUTS < <(ls "$OUT"/*__*.json 2>/dev/null | grep -v "/sweep-")
+[[ ${#CHART_INPUTS[@]} -gt 0 ]] && { "$BIN_LT" report "${CHART_INPUTS[@]}" --out "$OUT" >> "$LOG" 2>&1 || log "report failed"; }
 count=$(ls "$OUT"/*__*.json 2>/dev/null | wc -l)
 log "done: $count result files, summary at $OUT/summary.md ($(( $(date +%s) - START )) s)"
 [[ $count -gt 0 && -f "$OUT/summary.md" ]] || exit 1

@@ -61,10 +61,12 @@ var sumHeader = new Option<string>("--header") { Description = "Text placed unde
 summarize.Arguments.Add(sumDir);
 summarize.Options.Add(sumGateway);
 summarize.Options.Add(sumHeader);
+var sumSweepP99 = new Option<double>("--sweep-p99") { Description = "Latency bound of the rate sweep (ms)", DefaultValueFactory = _ => 50 };
+summarize.Options.Add(sumSweepP99);
 summarize.SetAction(pr =>
 {
     var dir = pr.GetValue(sumDir)!;
-    var md = Summary.Build(dir, pr.GetValue(sumGateway)!, pr.GetValue(sumHeader)!);
+    var md = Summary.Build(dir, pr.GetValue(sumGateway)!, pr.GetValue(sumHeader)!, pr.GetValue(sumSweepP99));
     File.WriteAllText(Path.Combine(dir, "summary.md"), md);
     Console.WriteLine(md);
     return 0;
@@ -85,6 +87,30 @@ clusterSummary.SetAction(pr =>
     return 0;
 });
 root.Subcommands.Add(clusterSummary);
+
+var check = new Command("check", "Exit 0 when a result met a latency bound (p99 <= --p99 ms and completeness >= --completeness), 1 otherwise (compare.sh's rate sweep)");
+var checkFile = new Argument<string>("result") { Description = "Result JSON file" };
+var checkP99 = new Option<double>("--p99") { Description = "Largest p99 in ms", DefaultValueFactory = _ => 50 };
+var checkComplete = new Option<double>("--completeness") { Description = "Smallest delivered share of the expected deliveries", DefaultValueFactory = _ => 0.999 };
+check.Arguments.Add(checkFile);
+check.Options.Add(checkP99);
+check.Options.Add(checkComplete);
+check.SetAction(pr =>
+{
+    var file = pr.GetValue(checkFile)!;
+    if (!File.Exists(file))
+    {
+        Console.Error.WriteLine($"check: {file} not found (the run failed)");
+        return 1;
+    }
+
+    var r = RunResult.Read(file);
+    var p99 = r.Latency?.P99 ?? double.NaN;
+    var ok = p99 <= pr.GetValue(checkP99) && r.Delivery.Completeness >= pr.GetValue(checkComplete);
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"check {r.Label}: p99 {p99} ms, completeness {r.Delivery.Completeness}, {r.Delivery.DeliveriesPerSec} deliveries/s → {(ok ? "pass" : "miss")}"));
+    return ok ? 0 : 1;
+});
+root.Subcommands.Add(check);
 
 var worker = new Command("worker", "Internal: holds a shard of subscribers for a parent run (stdin/stdout line protocol)");
 worker.SetAction(async (ParseResult _, CancellationToken _) => await WorkerProcess.MainAsync().ConfigureAwait(false));

@@ -5,10 +5,10 @@ namespace LoadTest;
 /// <summary>Every option of <c>LoadTest run</c> (the command line is generated from these fields: --kebab-case).</summary>
 public sealed class RunOptions
 {
-    [Description("idle | hold (idle, then one HTTP broadcast counted per connection) | broadcast | fanout | notify | priority | slow | churn")]
+    [Description("idle | hold (idle, then one HTTP broadcast counted per connection) | broadcast | fanout | notify | priority | slow | churn | soak (--minutes of churn, mixed priorities, acked notifications, slow clients; samples the server every --sample-seconds; bench/soak.sh)")]
     public string Scenario { get; set; } = "fanout";
 
-    [Description("archmesh-ws | archmesh-tcp | floor | node-ws | signalr-json | signalr-msgpack")]
+    [Description("archmesh-ws | archmesh-ws-aspnet (same client; gateway started with Gateway:WebSocket:Transport=aspnet) | archmesh-tcp | floor | node-ws | signalr-json | signalr-msgpack")]
     public string Target { get; set; } = "archmesh-ws";
 
     [Description("Server address (loopback only)")]
@@ -109,6 +109,18 @@ public sealed class RunOptions
 
     [Description("priority: critical probe publishes per second")]
     public double CriticalRate { get; set; } = 50;
+
+    [Description("soak: minutes the soak runs")]
+    public double Minutes { get; set; } = 30;
+
+    [Description("soak: minutes of warm-up excluded from the RSS/heap slopes")]
+    public double WarmupMinutes { get; set; } = 5;
+
+    [Description("soak: seconds between samples of the server (RSS, GC heap, threads, fds, CPU, latency)")]
+    public double SampleSeconds { get; set; } = 60;
+
+    [Description("soak: subscribers that stop reading for half of every sample interval (reconnected if the server closes them)")]
+    public int SlowClients { get; set; } = 10;
 
     [Description("Receive buffer bytes per client socket")]
     public int BufferSize { get; set; } = 16384;

@@ -127,6 +127,9 @@ public sealed class Runner
             case "notify":
                 await RunNotifyAsync().ConfigureAwait(false);
                 break;
+            case "soak":
+                await new SoakRunner(_o, _target, _pid, _r, _cts.Token).RunAsync().ConfigureAwait(false);
+                break;
             default:
                 throw new ArgumentException("Unknown scenario " + _o.Scenario);
         }

@@ -130,13 +130,15 @@ public abstract class Target
 
     public static Target Create(string name, IPEndPoint endpoint, TargetSettings settings) => name switch
     {
-        "archmesh" or "archmesh-ws" => new ArchMeshTarget(endpoint, settings, tcp: false),
+        // archmesh-ws-aspnet: the same client against a gateway started with Gateway:WebSocket:Transport=aspnet
+        // (bench/compare.sh); its own name keeps its results apart from the raw transport's.
+        "archmesh" or "archmesh-ws" or "archmesh-ws-aspnet" => new ArchMeshTarget(endpoint, settings, tcp: false),
         "archmesh-tcp" => new ArchMeshTarget(endpoint, settings, tcp: true),
         "floor" => new SimpleWsTarget(endpoint, "floor"),
         "node-ws" => new SimpleWsTarget(endpoint, "node-ws"),
         "signalr-json" => new SignalRTarget(endpoint, messagePack: false),
         "signalr-msgpack" => new SignalRTarget(endpoint, messagePack: true),
-        _ => throw new ArgumentException($"Unknown target '{name}' (archmesh-ws, archmesh-tcp, floor, node-ws, signalr-json, signalr-msgpack)."),
+        _ => throw new ArgumentException($"Unknown target '{name}' (archmesh-ws, archmesh-ws-aspnet, archmesh-tcp, floor, node-ws, signalr-json, signalr-msgpack)."),
     };
 }
 

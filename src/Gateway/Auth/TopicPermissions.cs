@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Text;
 using Gateway.Protocol.Topics;
 
 namespace Gateway.Auth;
@@ -14,6 +16,15 @@ public sealed class TopicPermissions
     /// <summary>Claim holding publish patterns.</summary>
     public const string PublishClaim = "publish";
 
+    /// <summary>Most distinct pattern lists kept for sharing; beyond it new lists are simply not shared.</summary>
+    private const int MaxSharedPatternLists = 4096;
+
+    // Every connection holds its token's permissions for its lifetime, and most tokens carry the same few pattern
+    // lists ("group:*"...): connections share one array (and its strings) per distinct list instead of each keeping
+    // its own copy parsed from its token. Keyed by the exact contents, so sharing never changes what is allowed.
+    // Declared before PublishAnywhere: static fields initialize in declaration order and its constructor uses this.
+    private static readonly ConcurrentDictionary<string, string[]> SharedPatternLists = new(StringComparer.Ordinal);
+
     /// <summary>A principal that may publish anywhere (API keys).</summary>
     public static TopicPermissions PublishAnywhere { get; } = new(null, [], ["*"]);
 
@@ -23,9 +34,11 @@ public sealed class TopicPermissions
     /// <summary>Creates permissions.</summary>
     public TopicPermissions(string? userId, string[] subscribe, string[] publish)
     {
+        ArgumentNullException.ThrowIfNull(subscribe);
+        ArgumentNullException.ThrowIfNull(publish);
         UserId = userId;
-        _subscribe = subscribe;
-        _publish = publish;
+        _subscribe = Share(subscribe);
+        _publish = Share(publish);
     }
 
     /// <summary>The user id (<c>sub</c>); null for API keys.</summary>
@@ -90,6 +103,31 @@ public sealed class TopicPermissions
         }
 
         return p == pattern.Length;
+    }
+
+    /// <summary>The shared array with the same patterns in the same order (the given one is kept if none exists yet).</summary>
+    private static string[] Share(string[] patterns)
+    {
+        if (patterns.Length == 0)
+        {
+            return [];
+        }
+
+        // Length-prefixed, so that no two different lists can make the same key whatever characters they contain.
+        var key = new StringBuilder();
+        foreach (var pattern in patterns)
+        {
+            key.Append(pattern.Length).Append(':').Append(pattern);
+        }
+
+        var text = key.ToString();
+        if (SharedPatternLists.TryGetValue(text, out var shared))
+        {
+            return shared;
+        }
+
+        var copy = (string[])patterns.Clone();
+        return SharedPatternLists.Count < MaxSharedPatternLists ? SharedPatternLists.GetOrAdd(text, copy) : copy;
     }
 
     private static bool MatchesAny(string[] patterns, string topic)

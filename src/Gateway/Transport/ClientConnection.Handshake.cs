@@ -39,8 +39,7 @@ public abstract partial class ClientConnection
         _permissions = permissions;
         Volatile.Write(ref _expiresAtMs, (result.ExpiresAt + _services.Tokens.ClockSkew).ToUnixTimeMilliseconds());
         var limits = _services.Options.Limits;
-        _frameLimiter = CreateLimiter(limits.FramesPerSecond, limits.FrameBurst);
-        _byteLimiter = CreateLimiter(limits.BytesPerSecond, limits.ByteBurst);
+        ResetRateLimits();
 
         // Connected goes out first, before anything the dispatcher queues on Connect (pending notifications).
         var connected = _services.Pool.Rent(ProtocolLimits.HeaderSize + 10 + (3 * (ProtocolLimits.MaxShortStringBytes + 1)));

@@ -91,7 +91,6 @@ public abstract partial class ClientConnection
             session.TryEnqueueControl(ping);
         }
 
-        _frameLimiter?.TryReplenish();
-        _byteLimiter?.TryReplenish();
+        ReplenishRateLimits();
     }
 }

@@ -206,15 +206,11 @@ public abstract partial class ClientConnection
     /// <summary>Per-connection frame and byte rate limits; closes on sustained abuse.</summary>
     private bool Admit(int frameBytes, uint correlationId)
     {
-        using var frameLease = _frameLimiter!.AttemptAcquire(1);
-        if (frameLease.IsAcquired)
+        // As before with TokenBucketRateLimiter: a frame refused for its bytes still spent its frame token.
+        if (TryTake(ref _frameTokens, 1) && TryTake(ref _byteTokens, frameBytes))
         {
-            using var byteLease = _byteLimiter!.AttemptAcquire(frameBytes);
-            if (byteLease.IsAcquired)
-            {
-                _strikes = 0;
-                return true;
-            }
+            _strikes = 0;
+            return true;
         }
 
         var strikes = ++_strikes;
@@ -335,16 +331,6 @@ public abstract partial class ClientConnection
         FrameWriter.WriteError(frame, code, correlationId, text);
         Session?.TryEnqueueControl(frame);
     }
-
-    private static TokenBucketRateLimiter CreateLimiter(int perSecond, int burst) => new(new TokenBucketRateLimiterOptions
-    {
-        TokenLimit = burst,
-        // Refilled by the sweeper every tick (no timer per connection).
-        TokensPerPeriod = Math.Max(1, perSecond / ConnectionSweeper.TicksPerSecond),
-        ReplenishmentPeriod = ConnectionSweeper.TickInterval,
-        AutoReplenishment = false,
-        QueueLimit = 0,
-    });
 
     /// <summary>
     /// Pushback on protocol publishers: a publish refused as overloaded (dispatch backlog full) stays in the

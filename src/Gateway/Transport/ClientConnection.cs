@@ -54,8 +54,11 @@ public abstract partial class ClientConnection
     private Session? _session;
     private TopicPermissions? _permissions;
     private TopicCache? _topics;
-    private TokenBucketRateLimiter? _frameLimiter;
-    private TokenBucketRateLimiter? _byteLimiter;
+    // Per-connection token buckets (frames, bytes) as two counters rather than two TokenBucketRateLimiter
+    // objects (~450 bytes per connection with their options, queues and locks): taken by the receive loop,
+    // refilled by the sweeper's tick (ReplenishRateLimits).
+    private long _frameTokens;
+    private long _byteTokens;
     private long _expiresAtMs;
     private long _lastReceiveMs;
     private long _lastPingMs;
@@ -152,8 +155,6 @@ public abstract partial class ClientConnection
             }
 
             _services.Registry.Remove(this);
-            _frameLimiter?.Dispose();
-            _byteLimiter?.Dispose();
             _stopWaiting.Dispose();
             _services.Metrics.ConnectionClosed(_close.Reason ?? "unknown");
             GatewayLog.ConnectionClosed(_services.Logger, ConnectionId, _services.NodeId, _close.Reason ?? "unknown", _close.CloseCode, Environment.TickCount64 - _createdMs);
@@ -220,6 +221,53 @@ public abstract partial class ClientConnection
 
     /// <summary>Cuts the transport immediately; pending reads and writes fail.</summary>
     private protected abstract void Abort();
+
+    /// <summary>Fills both token buckets to their burst (at authentication).</summary>
+    private void ResetRateLimits()
+    {
+        var limits = _services.Options.Limits;
+        Volatile.Write(ref _frameTokens, limits.FrameBurst);
+        Volatile.Write(ref _byteTokens, limits.ByteBurst);
+    }
+
+    /// <summary>
+    /// The sweeper's tick: adds a tick's share of the per-second rates to both buckets, up to the burst
+    /// (the semantics of a token bucket replenished every <see cref="ConnectionSweeper.TickInterval"/>).
+    /// </summary>
+    private void ReplenishRateLimits()
+    {
+        var limits = _services.Options.Limits;
+        Refill(ref _frameTokens, Math.Max(1, limits.FramesPerSecond / ConnectionSweeper.TicksPerSecond), limits.FrameBurst);
+        Refill(ref _byteTokens, Math.Max(1, limits.BytesPerSecond / ConnectionSweeper.TicksPerSecond), limits.ByteBurst);
+    }
+
+    // Only the receive loop takes tokens and only the sweeper adds them: a read then a subtraction is enough on the
+    // taking side; the adding side retries when the receive loop took tokens in between.
+    private static bool TryTake(ref long tokens, long count)
+    {
+        if (Volatile.Read(ref tokens) < count)
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref tokens, -count);
+        return true;
+    }
+
+    private static void Refill(ref long tokens, long add, long burst)
+    {
+        var current = Volatile.Read(ref tokens);
+        while (current < burst)
+        {
+            var seen = Interlocked.CompareExchange(ref tokens, Math.Min(burst, current + add), current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
 
     /// <summary>Transport hook when a close is requested (e.g. cancel a pending read).</summary>
     private protected virtual void OnCloseRequested()

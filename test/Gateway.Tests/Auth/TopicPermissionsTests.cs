@@ -40,4 +40,39 @@ public sealed class TopicPermissionsTests
         Assert.True(publisher.CanPublishSomewhere);
         Assert.False(publisher.CanSubscribe("user:bob"));
     }
+
+    [Fact]
+    public void Shared_pattern_lists_never_mix_lists_whose_joined_text_is_the_same()
+    {
+        // Pattern lists are shared between connections by their contents: lists that a naive join would confuse
+        // ("a,b" as one pattern vs "a" and "b"; patterns holding the separator or a length prefix) stay distinct.
+        var one = new TopicPermissions("u1", ["a\nb", "1:x"], ["a,b"]);
+        var two = new TopicPermissions("u2", ["a", "b", "1", "x"], ["a", "b"]);
+        var three = new TopicPermissions("u3", ["a\nb", "1:x"], ["a,b"]);
+        Assert.True(one.CanSubscribe("a\nb"));
+        Assert.False(one.CanSubscribe("a"));
+        Assert.True(one.CanSubscribe("1:x"));
+        Assert.True(one.CanPublish("a,b"));
+        Assert.False(one.CanPublish("a"));
+        Assert.True(two.CanSubscribe("a"));
+        Assert.True(two.CanSubscribe("x"));
+        Assert.False(two.CanSubscribe("a\nb"));
+        Assert.True(two.CanPublish("b"));
+        Assert.False(two.CanPublish("a,b"));
+        Assert.True(three.CanSubscribe("a\nb"));
+        Assert.False(three.CanPublish("b"));
+    }
+
+    [Fact]
+    public void A_caller_changing_its_pattern_array_later_changes_no_permissions()
+    {
+        // The shared list is a copy: the array a token was parsed into cannot widen anyone's permissions afterwards.
+        var patterns = new[] { "team:1" };
+        var first = new TopicPermissions("u1", patterns, []);
+        patterns[0] = "*";
+        var second = new TopicPermissions("u2", ["team:1"], []);
+        Assert.False(first.CanSubscribe("team:2"));
+        Assert.False(second.CanSubscribe("team:2"));
+        Assert.True(second.CanSubscribe("team:1"));
+    }
 }
