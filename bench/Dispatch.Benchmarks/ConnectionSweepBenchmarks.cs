@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.RateLimiting;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using Gateway.Hosting;
@@ -12,7 +11,7 @@ namespace Gateway.Dispatch.Benchmarks;
 /// large-object heap) was walked every tick. New: <see cref="SweepTable{T}"/> walked in place, with the default budget
 /// (every connection per tick) and with a budget of 2,048 (the slice one tick costs when N exceeds the budget).
 /// The connection is a stand-in with the same per-tick work as ClientConnection.Tick on an idle authenticated connection:
-/// a few volatile reads and two manual TokenBucketRateLimiter.TryReplenish calls (one lock each).
+/// a few volatile reads and two rate-limit counter refills.
 /// </summary>
 [MemoryDiagnoser]
 [SimpleJob(RunStrategy.Throughput, launchCount: 1, warmupCount: 3, iterationCount: 8)]
@@ -30,15 +29,6 @@ public class ConnectionSweepBenchmarks
             var connection = new FakeConnection();
             _dictionary[i] = connection;
             _table.Add(connection);
-        }
-    }
-
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        foreach (var connection in _dictionary.Values)
-        {
-            connection.Dispose();
         }
     }
 
@@ -71,14 +61,17 @@ public class ConnectionSweepBenchmarks
         public void Visit(FakeConnection item) => item.Tick(now);
     }
 
-    /// <summary>The per-tick work of an idle connection: state reads and two limiter refills.</summary>
-    private sealed class FakeConnection : IDisposable
+    /// <summary>The per-tick work of an idle connection (ClientConnection.Tick): state reads and two rate-limit counter refills.</summary>
+    private sealed class FakeConnection
     {
-        private readonly TokenBucketRateLimiter _frames = Create(4_000, 200);
-        private readonly TokenBucketRateLimiter _bytes = Create(8 * 1024 * 1024, 400 * 1024);
+        private long _frameTokens = 4_000;
+        private long _byteTokens = 8 * 1024 * 1024;
         private long _lastReceiveMs = Environment.TickCount64;
         private long _lastPingMs = Environment.TickCount64;
         private int _closing;
+
+        /// <summary>Marks the connection closing (ticks then skip it, as ClientConnection.Tick does).</summary>
+        public void Close() => Volatile.Write(ref _closing, 1);
 
         public void Tick(long now)
         {
@@ -93,23 +86,20 @@ public class ConnectionSweepBenchmarks
                 _lastReceiveMs = now;
             }
 
-            _frames.TryReplenish();
-            _bytes.TryReplenish();
+            Refill(ref _frameTokens, 200, 4_000);
+            Refill(ref _byteTokens, 400 * 1024, 8 * 1024 * 1024);
         }
 
-        public void Dispose()
+        private static void Refill(ref long tokens, long add, long limit)
         {
-            _frames.Dispose();
-            _bytes.Dispose();
+            while (true)
+            {
+                var current = Volatile.Read(ref tokens);
+                if (current >= limit || Interlocked.CompareExchange(ref tokens, Math.Min(limit, current + add), current) == current)
+                {
+                    return;
+                }
+            }
         }
-
-        private static TokenBucketRateLimiter Create(int burst, int perTick) => new(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = burst,
-            TokensPerPeriod = perTick,
-            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
-            AutoReplenishment = false,
-            QueueLimit = 0,
-        });
     }
 }

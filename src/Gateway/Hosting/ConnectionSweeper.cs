@@ -19,7 +19,7 @@ public sealed class ConnectionSweeper(ConnectionRegistry registry, TimeProvider 
     /// <summary>
     /// Connections ticked per tick at most. Above the default connection cap (19,000), so by default every connection is
     /// still ticked every tick: <see cref="ClientConnection"/>'s rate-limit buckets are refilled by a fixed amount per
-    /// tick (TokenBucketRateLimiter without auto-replenishment adds TokensPerPeriod per call), so ticking a connection
+    /// tick (FramesPerSecond / TicksPerSecond tokens per call, see ClientConnection.ReplenishRateLimits), so ticking a connection
     /// less often would lower its frames/s and bytes/s limits. Beyond it the work per tick stays bounded.
     /// </summary>
     public const int BudgetPerTick = 20_000;

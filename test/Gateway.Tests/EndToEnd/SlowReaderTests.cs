@@ -38,10 +38,13 @@ public sealed class SlowReaderTests(SlowReaderTests.Fixture fixture) : IClassFix
             }
         }));
 
+        // The documented close: a client that reads within the close grace (ClientConnection.CloseGrace, 6 s) gets the
+        // answers still queued, then Error slow_consumer, then the end. It starts reading now, while the healthy client
+        // is checked: on a loaded machine those checks alone can outlast the grace, after which the node cuts the socket.
+        var read = hostile.ReadAsync(_ => false, TimeSpan.FromSeconds(20));
         await AssertClosedAsSlowConsumerAsync(dispatcher, session, maxControl, healthy, "team:acks");
 
-        // The documented close: once the client reads, the answers still queued, then Error slow_consumer, then the end.
-        var frames = await hostile.ReadAsync(_ => false, TimeSpan.FromSeconds(20));
+        var frames = await read;
         Assert.True(hostile.Ended);
         Assert.Equal(FrameKind.Error, frames[^1].Kind);
         Assert.Equal(ErrorCode.SlowConsumer, frames[^1].ErrorCode);
@@ -66,9 +69,10 @@ public sealed class SlowReaderTests(SlowReaderTests.Fixture fixture) : IClassFix
             }
         }));
 
+        var read = hostile.ReadAsync(_ => false, TimeSpan.FromSeconds(20)); // within the close grace, as above
         await AssertClosedAsSlowConsumerAsync(dispatcher, session, maxControl, healthy, "team:pongs");
 
-        var frames = await hostile.ReadAsync(_ => false, TimeSpan.FromSeconds(20));
+        var frames = await read;
         Assert.True(hostile.Ended);
         Assert.Equal((System.Net.WebSockets.WebSocketCloseStatus)4008, hostile.CloseStatus);
         Assert.Equal(ErrorCode.SlowConsumer, frames.Last(f => f.Kind == FrameKind.Error).ErrorCode);
@@ -103,7 +107,7 @@ public sealed class SlowReaderTests(SlowReaderTests.Fixture fixture) : IClassFix
         }
 
         await InvalidInputTests.WaitUntilAsync(() => session.Outbound.Count >= backlog - 50);
-        var queued = session.Outbound.Count;
+        var queued = await SettledCountAsync(session.Outbound);
 
         // Then the client publishes (its ack, and its own message behind the backlog), and a critical alert is published.
         await client.SendAsync(w => FrameWriter.WritePublish(w, 77, Priority.Low, bulk, "mine"u8));
@@ -125,6 +129,31 @@ public sealed class SlowReaderTests(SlowReaderTests.Fixture fixture) : IClassFix
         Assert.True(alertAt < middleOfBacklogAt, $"critical at {alertAt}, backlog message {backlog / 2} at {middleOfBacklogAt}");
         Assert.True(ackAt < middleOfBacklogAt, $"ack at {ackAt}, backlog message {backlog / 2} at {middleOfBacklogAt}");
         Assert.True(ackAt < ownMessageAt, "the PublishAck precedes the message it announces");
+    }
+
+    /// <summary>
+    /// The queue's length once the write loop can hand the socket nothing more (both socket buffers full): the count
+    /// stops moving. Until then it falls as the writer drains, and a later "count grew by n" would be checked against a
+    /// moving base.
+    /// </summary>
+    private static async Task<int> SettledCountAsync(OutboundQueue queue)
+    {
+        var clock = Stopwatch.StartNew();
+        var last = queue.Count;
+        var stableSince = clock.Elapsed;
+        while (clock.Elapsed - stableSince < TimeSpan.FromSeconds(2))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the outbound queue kept draining for 30 s ({queue.Count} queued)");
+            await Task.Delay(50);
+            var count = queue.Count;
+            if (count != last)
+            {
+                last = count;
+                stableSince = clock.Elapsed;
+            }
+        }
+
+        return last;
     }
 
     private static async Task<Session> SessionOfAsync(Dispatcher dispatcher, string user)
