@@ -9,8 +9,9 @@ namespace Gateway.Tests.Configuration;
 
 /// <summary>
 /// docs/configuration.md is the reference of every setting the options classes bind: each leaf key has exactly one
-/// table row, that row shows the default the code has, and no row names a key nothing reads. A new setting cannot
-/// ship undocumented, and a renamed key or a changed default cannot leave the reference stale.
+/// table row, that row shows the default the code has, and no row names a key nothing reads; docs/security.md's
+/// limits table shows the same defaults. A new setting cannot ship undocumented, and a renamed key or a changed
+/// default cannot leave either document stale.
 /// </summary>
 public sealed partial class ConfigurationDocsTests
 {
@@ -72,6 +73,29 @@ public sealed partial class ConfigurationDocsTests
             failures.Add($"{row.Key} (line {row.Line}) is documented but no options class binds it.");
         }
 
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    [Fact]
+    public void Security_limits_show_the_code_defaults()
+    {
+        // docs/security.md summarises the security-relevant limits with their defaults; they must not drift from the code.
+        var settings = Settings().ToDictionary(s => s.Key, StringComparer.Ordinal);
+        var rows = DocumentedRows(File.ReadAllLines(Path.Combine(TestRepository.Root, "docs", "security.md")));
+        var failures = new List<string>();
+        foreach (var row in rows)
+        {
+            if (!settings.TryGetValue(row.Key, out var setting))
+            {
+                failures.Add($"{row.Key} (docs/security.md line {row.Line}) is not a setting any options class binds.");
+            }
+            else if (FormatDefault(setting) is { } expected && row.Default != expected)
+            {
+                failures.Add($"{row.Key}: docs/security.md line {row.Line} shows '{row.Default}' but the code's default is `{expected}`.");
+            }
+        }
+
+        Assert.NotEmpty(rows);
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
     }
 
