@@ -96,6 +96,11 @@ public sealed class DispatcherOptions
             throw new ArgumentException($"{nameof(IdleTopicSweepInterval)} must be positive.", nameof(IdleTopicSweepInterval));
         }
 
+        if (PendingTtl <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(PendingTtl)} must be positive (was {PendingTtl}).", nameof(PendingTtl));
+        }
+
         if (IdleTopicSweepBatch <= 0)
         {
             throw new ArgumentException($"{nameof(IdleTopicSweepBatch)} must be positive (was {IdleTopicSweepBatch}).", nameof(IdleTopicSweepBatch));

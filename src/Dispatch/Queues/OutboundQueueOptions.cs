@@ -39,22 +39,22 @@ public sealed class OutboundQueueOptions
     {
         if (MaxFrames < 1)
         {
-            throw new ArgumentException("Outbound:MaxFrames must be at least 1.", nameof(MaxFrames));
+            throw new ArgumentException("Outbound:MaxFrames must be at least 1.", "Outbound:MaxFrames");
         }
 
         if (MaxBytes < 64)
         {
-            throw new ArgumentException("Outbound:MaxBytes must be at least 64.", nameof(MaxBytes));
+            throw new ArgumentException("Outbound:MaxBytes must be at least 64.", "Outbound:MaxBytes");
         }
 
         if (BurstFrames < 0)
         {
-            throw new ArgumentException("Outbound:BurstFrames must be 0 or more.", nameof(BurstFrames));
+            throw new ArgumentException("Outbound:BurstFrames must be 0 or more.", "Outbound:BurstFrames");
         }
 
         if (BurstBytes < 0)
         {
-            throw new ArgumentException("Outbound:BurstBytes must be 0 or more.", nameof(BurstBytes));
+            throw new ArgumentException("Outbound:BurstBytes must be 0 or more.", "Outbound:BurstBytes");
         }
 
         if (MaxControlFrames is < 16 or > 1_000_000)

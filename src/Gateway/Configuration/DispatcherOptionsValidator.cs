@@ -17,7 +17,9 @@ public sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOpti
         }
         catch (ArgumentException e)
         {
-            return ValidateOptionsResult.Fail($"Gateway:Dispatch:{e.ParamName}: {e.Message}");
+            // ArgumentException.Message ends with " (Parameter '...')": the setting is named in front instead.
+            var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            return ValidateOptionsResult.Fail($"Gateway:Dispatch:{e.ParamName}: {message}");
         }
     }
 }

@@ -12,6 +12,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using Prometheus;
 
 namespace Gateway.Operations;
@@ -139,64 +140,89 @@ public static class OperationsExtensions
         },
     };
 
-    private static OperationsOptions ReadOptions(IConfiguration configuration)
+    /// <summary>
+    /// Reads and checks <c>Gateway:Stats</c> and <c>Gateway:Health</c>. Every problem is reported at once as an
+    /// <see cref="OptionsValidationException"/>, which Program prints as "refuses to start" naming each setting.
+    /// </summary>
+    internal static OperationsOptions ReadOptions(IConfiguration configuration)
     {
         var defaults = new OperationsOptions();
+        var failures = new List<string>();
         var options = new OperationsOptions
         {
-            StatsInterval = Read(configuration, "Gateway:Stats:Interval", defaults.StatsInterval),
-            StatsWindow = Read(configuration, "Gateway:Stats:Window", defaults.StatsWindow),
-            StatsSampleInterval = Read(configuration, "Gateway:Stats:SampleInterval", defaults.StatsSampleInterval),
-            ClusterInterval = Read(configuration, "Gateway:Stats:ClusterInterval", defaults.ClusterInterval),
-            ClusterForgetAfter = Read(configuration, "Gateway:Stats:ClusterForgetAfter", defaults.ClusterForgetAfter),
-            StallTimeout = Read(configuration, "Gateway:Health:StallTimeout", defaults.StallTimeout),
-            RingSaturation = configuration.GetValue("Gateway:Health:RingSaturation", defaults.RingSaturation),
+            StatsInterval = Read(configuration, "Gateway:Stats:Interval", defaults.StatsInterval, failures),
+            StatsWindow = Read(configuration, "Gateway:Stats:Window", defaults.StatsWindow, failures),
+            StatsSampleInterval = Read(configuration, "Gateway:Stats:SampleInterval", defaults.StatsSampleInterval, failures),
+            ClusterInterval = Read(configuration, "Gateway:Stats:ClusterInterval", defaults.ClusterInterval, failures),
+            ClusterForgetAfter = Read(configuration, "Gateway:Stats:ClusterForgetAfter", defaults.ClusterForgetAfter, failures),
+            StallTimeout = Read(configuration, "Gateway:Health:StallTimeout", defaults.StallTimeout, failures),
+            RingSaturation = ReadFraction(configuration, "Gateway:Health:RingSaturation", defaults.RingSaturation, failures),
         };
+
+        if (failures.Count > 0)
+        {
+            // Range checks on values that did not parse would only repeat the problem.
+            throw new OptionsValidationException("Gateway:Stats", typeof(OperationsOptions), failures);
+        }
 
         if (options.StatsInterval < TimeSpan.FromMilliseconds(100))
         {
-            throw new InvalidOperationException("Gateway:Stats:Interval must be at least 00:00:00.1.");
+            failures.Add("Gateway:Stats:Interval must be at least 00:00:00.1.");
         }
-
-        if (options.StatsWindow < options.StatsInterval)
+        else if (options.StatsWindow < options.StatsInterval)
         {
-            throw new InvalidOperationException("Gateway:Stats:Window must be at least Gateway:Stats:Interval.");
+            failures.Add("Gateway:Stats:Window must be at least Gateway:Stats:Interval.");
         }
-
-        if (options.StatsWindow / options.StatsInterval > 100_000)
+        else if (options.StatsWindow / options.StatsInterval > 100_000)
         {
-            throw new InvalidOperationException("Gateway:Stats:Window / Gateway:Stats:Interval must not exceed 100000 snapshots.");
+            failures.Add("Gateway:Stats:Window / Gateway:Stats:Interval must not exceed 100000 snapshots.");
         }
 
         if (options.StatsSampleInterval < TimeSpan.FromMilliseconds(100) || options.StatsSampleInterval > options.StatsInterval)
         {
-            throw new InvalidOperationException("Gateway:Stats:SampleInterval must be between 00:00:00.1 and Gateway:Stats:Interval.");
+            failures.Add("Gateway:Stats:SampleInterval must be between 00:00:00.1 and Gateway:Stats:Interval.");
         }
 
         if (options.ClusterInterval < TimeSpan.FromMilliseconds(100) || options.ClusterInterval > TimeSpan.FromMinutes(5))
         {
-            throw new InvalidOperationException("Gateway:Stats:ClusterInterval must be between 00:00:00.1 and 00:05:00.");
+            failures.Add("Gateway:Stats:ClusterInterval must be between 00:00:00.1 and 00:05:00.");
         }
-
-        if (options.ClusterForgetAfter < options.ClusterEntryTtl || options.ClusterForgetAfter > TimeSpan.FromDays(7))
+        else if (options.ClusterForgetAfter < options.ClusterEntryTtl || options.ClusterForgetAfter > TimeSpan.FromDays(7))
         {
-            throw new InvalidOperationException("Gateway:Stats:ClusterForgetAfter must be between 3 x Gateway:Stats:ClusterInterval and 7.00:00:00.");
+            failures.Add("Gateway:Stats:ClusterForgetAfter must be between 3 x Gateway:Stats:ClusterInterval and 7.00:00:00.");
         }
 
         if (options.StallTimeout <= TimeSpan.Zero)
         {
-            throw new InvalidOperationException("Gateway:Health:StallTimeout must be positive.");
+            failures.Add("Gateway:Health:StallTimeout must be positive.");
         }
 
         if (options.RingSaturation is <= 0 or > 1)
         {
-            throw new InvalidOperationException("Gateway:Health:RingSaturation must be in (0, 1].");
+            failures.Add("Gateway:Health:RingSaturation must be in (0, 1].");
         }
 
-        return options;
+        return failures.Count == 0 ? options : throw new OptionsValidationException("Gateway:Stats", typeof(OperationsOptions), failures);
     }
 
-    private static TimeSpan Read(IConfiguration configuration, string key, TimeSpan fallback)
+    private static double ReadFraction(IConfiguration configuration, string key, double fallback, List<string> failures)
+    {
+        var text = configuration[key];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+
+        if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        failures.Add($"{key} must be a number such as 0.9 (got '{text}').");
+        return fallback;
+    }
+
+    private static TimeSpan Read(IConfiguration configuration, string key, TimeSpan fallback, List<string> failures)
     {
         var text = configuration[key];
         if (string.IsNullOrWhiteSpace(text))
@@ -216,12 +242,14 @@ public static class OperationsExtensions
         foreach (var (suffix, make) in units)
         {
             if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
-                && double.TryParse(t[..^suffix.Length], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n))
+                && double.TryParse(t[..^suffix.Length], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n)
+                && double.IsFinite(n) && n >= 0 && n <= TimeSpan.MaxValue.TotalMilliseconds / 1000 / 3600)
             {
                 return make(n);
             }
         }
 
-        throw new InvalidOperationException($"{key} must be a time span such as 00:00:10 or 10s (got '{text}').");
+        failures.Add($"{key} must be a time span such as 00:00:10 or 10s (got '{text}').");
+        return fallback;
     }
 }
