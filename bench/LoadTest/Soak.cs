@@ -45,6 +45,7 @@ public sealed class SoakRunner
         int Connected,
         long RssKiB,
         double GcHeapKiB,
+        double HeapAfterGcKiB,
         int Threads,
         int Fds,
         double CpuPercent,
@@ -119,11 +120,13 @@ public sealed class SoakRunner
             var crit = LatencySummary.From(done.Histogram(Priority.Critical));
             var closed = _handler.ServerClosed;
             var acks = Interlocked.Read(ref pubConn.PublishAcks);
+            var (gcHeap, heapAfterGc) = await GcHeapKiBAsync().ConfigureAwait(false);
             var s = new Sample(
                 Math.Round(k * interval / 60.0, 3),
                 shard.Connections.Values.Count(c => !c.Closed),
                 ServerProcess.RssKiB(_pid),
-                await GcHeapKiBAsync().ConfigureAwait(false),
+                gcHeap,
+                heapAfterGc,
                 ServerProcess.Threads(_pid),
                 Fds(_pid),
                 Math.Round((cpu - cpu0) / seconds * 100, 1),
@@ -138,7 +141,7 @@ public sealed class SoakRunner
                 acks - acks0);
             (cpu0, deliveries0, connects0, failures0, closed0, acks0) = (cpu, deliveries, Interlocked.Read(ref _churnConnects), Interlocked.Read(ref _churnFailures), closed, acks);
             _samples.Add(s);
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{_o.Label}] min {s.Minute:0.##}: {s.Connected} connected, RSS {s.RssKiB / 1024.0:0.0} MiB, heap {s.GcHeapKiB / 1024:0.0} MiB, {s.Threads} threads, {s.Fds} fds, CPU {s.CpuPercent} %, {s.DeliveriesPerSec}/s, p99 {s.P99Ms} ms (critical {s.CriticalP99Ms}), churn {s.ChurnConnects} ({s.ChurnFailures} failed), server-closed {s.ServerClosed}"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{_o.Label}] min {s.Minute:0.##}: {s.Connected} connected, RSS {s.RssKiB / 1024.0:0.0} MiB, heap {s.GcHeapKiB / 1024:0.0} MiB (after last GC {s.HeapAfterGcKiB / 1024:0.0}), {s.Threads} threads, {s.Fds} fds, CPU {s.CpuPercent} %, {s.DeliveriesPerSec}/s, p99 {s.P99Ms} ms (critical {s.CriticalP99Ms}), churn {s.ChurnConnects} ({s.ChurnFailures} failed), server-closed {s.ServerClosed}"));
         }
 
         thread.Join();
@@ -327,8 +330,12 @@ public sealed class SoakRunner
         }
     }
 
-    /// <summary>The gateway's managed heap from its Prometheus endpoint (<c>dotnet_total_memory_bytes</c>); NaN when not served.</summary>
-    private async Task<double> GcHeapKiBAsync()
+    /// <summary>
+    /// The gateway's managed heap from its Prometheus endpoint: <c>dotnet_total_memory_bytes</c> (garbage included) and
+    /// the heap size at the end of the last collection (<c>dotnet_gc_last_collection_heap_size_bytes</c> summed over
+    /// generations, the runtime's <c>dotnet.gc.last_collection.heap.size</c>); NaN when not served.
+    /// </summary>
+    private async Task<(double Total, double AfterGc)> GcHeapKiBAsync()
     {
         var port = _o.HttpPort > 0 ? _o.HttpPort : _target.Endpoint.Port;
         try
@@ -344,25 +351,33 @@ public sealed class SoakRunner
             using var resp = await ArchMeshTarget.HttpClient.SendAsync(req, cts.Token).ConfigureAwait(false);
             if (!resp.IsSuccessStatusCode)
             {
-                return double.NaN;
+                return (double.NaN, double.NaN);
             }
 
             var text = await resp.Content.ReadAsStringAsync(cts.Token).ConfigureAwait(false);
+            double total = double.NaN, afterGc = double.NaN;
             foreach (var line in text.Split('\n'))
             {
                 if (line.StartsWith("dotnet_total_memory_bytes ", StringComparison.Ordinal)
                     && double.TryParse(line.AsSpan("dotnet_total_memory_bytes ".Length), NumberStyles.Float, CultureInfo.InvariantCulture, out var bytes))
                 {
-                    return Math.Round(bytes / 1024, 0);
+                    total = Math.Round(bytes / 1024, 0);
+                }
+                else if (line.StartsWith("dotnet_gc_last_collection_heap_size_bytes{", StringComparison.Ordinal)
+                    && double.TryParse(line.AsSpan(line.LastIndexOf(' ') + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var gen))
+                {
+                    afterGc = (double.IsNaN(afterGc) ? 0 : afterGc) + Math.Round(gen / 1024, 0);
                 }
             }
+
+            return (total, afterGc);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
         {
             // not served (e.g. a management listener elsewhere): heap is reported as n/a
         }
 
-        return double.NaN;
+        return (double.NaN, double.NaN);
     }
 
     /// <summary>Least squares over the samples after the warm-up; flat when the fitted change over the span is within 5 % of the mean.</summary>
@@ -392,10 +407,10 @@ public sealed class SoakRunner
         Directory.CreateDirectory(_o.Out);
         var inv = CultureInfo.InvariantCulture;
         static string N(double v, string f = "0.##") => double.IsNaN(v) ? "" : v.ToString(f, CultureInfo.InvariantCulture);
-        var csv = new StringBuilder("minute,connected,rss_kib,gc_heap_kib,threads,fds,cpu_pct,deliveries_per_s,p50_ms,p99_ms,critical_p99_ms,max_ms,churn_connects,churn_failures,server_closed,publish_acks\n");
+        var csv = new StringBuilder("minute,connected,rss_kib,gc_heap_kib,heap_after_gc_kib,threads,fds,cpu_pct,deliveries_per_s,p50_ms,p99_ms,critical_p99_ms,max_ms,churn_connects,churn_failures,server_closed,publish_acks\n");
         foreach (var s in _samples)
         {
-            csv.Append(inv, $"{N(s.Minute, "0.###")},{s.Connected},{s.RssKiB},{N(s.GcHeapKiB, "0")},{s.Threads},{s.Fds},{N(s.CpuPercent)},{N(s.DeliveriesPerSec, "0")},{N(s.P50Ms, "0.###")},{N(s.P99Ms, "0.###")},{N(s.CriticalP99Ms, "0.###")},{N(s.MaxMs, "0.###")},{s.ChurnConnects},{s.ChurnFailures},{s.ServerClosed},{s.PublishAcks}\n");
+            csv.Append(inv, $"{N(s.Minute, "0.###")},{s.Connected},{s.RssKiB},{N(s.GcHeapKiB, "0")},{N(s.HeapAfterGcKiB, "0")},{s.Threads},{s.Fds},{N(s.CpuPercent)},{N(s.DeliveriesPerSec, "0")},{N(s.P50Ms, "0.###")},{N(s.P99Ms, "0.###")},{N(s.CriticalP99Ms, "0.###")},{N(s.MaxMs, "0.###")},{s.ChurnConnects},{s.ChurnFailures},{s.ServerClosed},{s.PublishAcks}\n");
         }
 
         File.WriteAllText(Path.Combine(_o.Out, "soak.csv"), csv.ToString());
@@ -403,14 +418,16 @@ public sealed class SoakRunner
         var steady = _samples.Where(s => s.Minute > _o.WarmupMinutes + 1e-9).ToList();
         var rss = Fit([.. steady.Select(s => (s.Minute, (double)s.RssKiB))]);
         var heap = Fit([.. steady.Select(s => (s.Minute, s.GcHeapKiB))]);
+        var live = Fit([.. steady.Select(s => (s.Minute, s.HeapAfterGcKiB))]);
         var threads = Fit([.. steady.Select(s => (s.Minute, (double)s.Threads))], minAbsoluteChange: 2);
         var fds = Fit([.. steady.Select(s => (s.Minute, (double)s.Fds))], minAbsoluteChange: 2);
         // A leak grows: memory that is flat or falls after the warm-up passes.
         static bool NoGrowth(Trend t) => t.Flat || t.SlopePerMinute < 0;
-        var verdict = steady.Count < 2 ? "too short to tell" : NoGrowth(rss) && (NoGrowth(heap) || double.IsNaN(heap.Mean)) ? "flat" : "NOT flat (growing)";
+        var verdict = steady.Count < 2 ? "too short to tell" : NoGrowth(rss) && (double.IsNaN(live.Mean) ? NoGrowth(heap) || double.IsNaN(heap.Mean) : NoGrowth(live)) ? "flat" : "NOT flat (growing)";
         _r.Extra["soakSamples"] = _samples.Count;
         _r.Extra["rssSlopeKiBPerMin"] = Math.Round(rss.SlopePerMinute, 1);
         _r.Extra["gcHeapSlopeKiBPerMin"] = double.IsNaN(heap.SlopePerMinute) ? "n/a" : Math.Round(heap.SlopePerMinute, 1);
+        _r.Extra["heapAfterGcSlopeKiBPerMin"] = double.IsNaN(live.SlopePerMinute) ? "n/a" : Math.Round(live.SlopePerMinute, 1);
         _r.Extra["verdict"] = verdict;
         _r.Extra["churnConnects"] = Interlocked.Read(ref _churnConnects);
         _r.Extra["churnFailures"] = Interlocked.Read(ref _churnFailures);
@@ -422,19 +439,20 @@ public sealed class SoakRunner
             : $"| {what} | {N(t.SlopePerMinute, "0.0")} {unit}/min | {N(t.RSquared, "0.00")} | {N(t.SlopePerMinute * t.SpanMinutes, "0.0")} {unit} over {N(t.SpanMinutes, "0.#")} min ({N(t.Mean != 0 ? t.SlopePerMinute * t.SpanMinutes / t.Mean * 100 : double.NaN, "0.0")} % of the mean {N(t.Mean, "0")}) | {(t.Flat ? "flat" : t.SlopePerMinute > 0 ? "**growing**" : "falling")} |";
         var md = new StringBuilder();
         md.AppendLine(inv, $"# Soak: {_o.Minutes} min against {_o.Target}").AppendLine();
-        md.AppendLine(inv, $"{_o.Connections} subscribers in {_o.Groups} groups (each acks its notifications), churn {N(_o.ChurnRate)} connects+disconnects/s over the first {Math.Max(1, _o.Connections / 5)} clients, one open-loop publisher at {N(_o.Rate > 0 ? _o.Rate : 200)} publishes/s (5 % critical, 15 % high, 40 % normal, 40 % low; {N(_o.PersonalFraction * 100)} % notifications to user:{{id}}), {_o.SlowClients} clients stop reading for half of every interval; {_o.PayloadSize} B payloads; one sample every {N(Math.Max(5, _o.SampleSeconds))} s; warm-up {N(_o.WarmupMinutes)} min excluded from the slopes. GC heap = the gateway's `dotnet_total_memory_bytes` (/metrics); fds = entries of /proc/<pid>/fd.").AppendLine();
-        md.AppendLine(inv, $"**Verdict: {verdict}** (RSS and GC heap: a line through the post-warm-up samples that changes by at most {FlatShare * 100:0} % of the mean over the span counts as flat; threads and fds: at most 5 % or 2, whichever is more). GC heap is `GC.GetTotalMemory(false)`, garbage not yet collected included, so it saw-tooths between collections: judge it over the 30-minute run, not a short one.").AppendLine();
+        md.AppendLine(inv, $"{_o.Connections} subscribers in {_o.Groups} groups (each acks its notifications), churn {N(_o.ChurnRate)} connects+disconnects/s over the first {Math.Max(1, _o.Connections / 5)} clients, one open-loop publisher at {N(_o.Rate > 0 ? _o.Rate : 200)} publishes/s (5 % critical, 15 % high, 40 % normal, 40 % low; {N(_o.PersonalFraction * 100)} % notifications to user:{{id}}), {_o.SlowClients} clients stop reading for half of every interval; {_o.PayloadSize} B payloads; one sample every {N(Math.Max(5, _o.SampleSeconds))} s; warm-up {N(_o.WarmupMinutes)} min excluded from the slopes. GC heap = the gateway's `dotnet_total_memory_bytes` (/metrics, garbage included); heap after GC = `dotnet_gc_last_collection_heap_size_bytes` summed over generations (the heap as the last collection left it); fds = entries of /proc/<pid>/fd.").AppendLine();
+        md.AppendLine(inv, $"**Verdict: {verdict}** (RSS and heap after GC — GC heap when that is not served: a line through the post-warm-up samples that changes by at most {FlatShare * 100:0} % of the mean over the span counts as flat; threads and fds: at most 5 % or 2, whichever is more). GC heap is `GC.GetTotalMemory(false)`, garbage not yet collected included, so it saw-tooths between collections: judge it over the 30-minute run, not a short one.").AppendLine();
         md.AppendLine("| series (after warm-up) | slope | R² | change over the span | verdict |").AppendLine("|---|---:|---:|---|---|");
         md.AppendLine(TrendText("RSS", rss, "KiB"));
-        md.AppendLine(TrendText("GC heap", heap, "KiB"));
+        md.AppendLine(TrendText("GC heap (garbage included)", heap, "KiB"));
+        md.AppendLine(TrendText("heap after last GC", live, "KiB"));
         md.AppendLine(TrendText("threads", threads, ""));
         md.AppendLine(TrendText("open fds", fds, "")).AppendLine();
         md.AppendLine(inv, $"Churn: {Interlocked.Read(ref _churnConnects)} reconnects ({Interlocked.Read(ref _churnFailures)} failed); slow clients closed by the server and reconnected: {Interlocked.Read(ref _slowReconnects)}; server close reasons seen: {(_handler.CloseReasons.IsEmpty ? "none" : string.Join(", ", _handler.CloseReasons.Select(kv => $"{kv.Key} × {kv.Value}")))}; publishes {_r.Publish.Published}, acks {_r.Publish.Acks}, publish errors {_r.Publish.Errors}.").AppendLine();
-        md.AppendLine("| minute | connected | RSS MiB | GC heap MiB | threads | fds | CPU % | deliveries/s | p50 ms | p99 ms | critical p99 ms | max ms | churn | failed | server-closed |");
-        md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| minute | connected | RSS MiB | GC heap MiB | after GC MiB | threads | fds | CPU % | deliveries/s | p50 ms | p99 ms | critical p99 ms | max ms | churn | failed | server-closed |");
+        md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var s in _samples)
         {
-            md.AppendLine(inv, $"| {N(s.Minute)} | {s.Connected} | {N(s.RssKiB / 1024.0, "0.0")} | {N(s.GcHeapKiB / 1024, "0.0")} | {s.Threads} | {s.Fds} | {N(s.CpuPercent, "0")} | {N(s.DeliveriesPerSec, "#,0")} | {N(s.P50Ms)} | {N(s.P99Ms)} | {N(s.CriticalP99Ms)} | {N(s.MaxMs)} | {s.ChurnConnects} | {s.ChurnFailures} | {s.ServerClosed} |");
+            md.AppendLine(inv, $"| {N(s.Minute)} | {s.Connected} | {N(s.RssKiB / 1024.0, "0.0")} | {N(s.GcHeapKiB / 1024, "0.0")} | {N(s.HeapAfterGcKiB / 1024, "0.0")} | {s.Threads} | {s.Fds} | {N(s.CpuPercent, "0")} | {N(s.DeliveriesPerSec, "#,0")} | {N(s.P50Ms)} | {N(s.P99Ms)} | {N(s.CriticalP99Ms)} | {N(s.MaxMs)} | {s.ChurnConnects} | {s.ChurnFailures} | {s.ServerClosed} |");
         }
 
         if (_r.Errors.Count > 0)
@@ -444,10 +462,10 @@ public sealed class SoakRunner
 
         md.AppendLine().AppendLine("Charts: `soak.svg` (RSS and GC heap, p99), `soak-resources.svg` (threads, open fds).");
         File.WriteAllText(Path.Combine(_o.Out, "summary.md"), md.ToString());
-        DrawCharts(rss, heap);
+        DrawCharts(rss, heap, live);
     }
 
-    private void DrawCharts(Trend rss, Trend heap)
+    private void DrawCharts(Trend rss, Trend heap, Trend live)
     {
         if (_samples.Count == 0)
         {
@@ -462,6 +480,12 @@ public sealed class SoakRunner
         {
             var h = mem.Add.Scatter(xs, _samples.Select(s => s.GcHeapKiB / 1024).ToArray());
             h.LegendText = $"GC heap MiB (slope {heap.SlopePerMinute:0.0} KiB/min)";
+        }
+
+        if (_samples.Any(s => !double.IsNaN(s.HeapAfterGcKiB)))
+        {
+            var l = mem.Add.Scatter(xs, _samples.Select(s => s.HeapAfterGcKiB / 1024).ToArray());
+            l.LegendText = $"heap after last GC MiB (slope {live.SlopePerMinute:0.0} KiB/min)";
         }
 
         var p = mem.Add.Scatter(xs, _samples.Select(s => double.IsNaN(s.P99Ms) ? 0 : s.P99Ms).ToArray());
