@@ -26,7 +26,7 @@
 #            --workloads "light moderate saturation saturation-push idle-10k"  --no-build  --extras / --no-extras
 #            --sweep / --no-sweep
 #   env:     SWEEP_RATES (publishes/s ladder, x recipients per publish = deliveries/s; default
-#            "250 500 1000 1500 2000 3000 4000 5000 6000 8000"), SWEEP_P99_MS (50), SWEEP_DURATION (5 s per step),
+#            "100 150 200 250 500 1000 1500 2000 3000 4000 5000 6000 8000"), SWEEP_P99_MS (50), SWEEP_DURATION (5 s per step),
 #            WARMUP (6 s)
 set -euo pipefail
 
@@ -69,7 +69,7 @@ elif [[ $QUICK == 1 ]]; then
 else
   OUT="${OUT:-$ROOT/bench/results/$DATE}"
   CONNS=2000; NGROUPS=10; WARMUP=${WARMUP:-6}; DURATION=8; DRAIN=5; IDLE_CONNS=5000; HOLD=8
-  SWEEP_RATES=${SWEEP_RATES:-"250 500 1000 1500 2000 3000 4000 5000 6000 8000"}; SWEEP_DURATION=${SWEEP_DURATION:-5}
+  SWEEP_RATES=${SWEEP_RATES:-"100 150 200 250 500 1000 1500 2000 3000 4000 5000 6000 8000"}; SWEEP_DURATION=${SWEEP_DURATION:-5}
   SWEEP_SERVERS="$SERVERS"
 fi
 SWEEP_P99_MS=${SWEEP_P99_MS:-50}
