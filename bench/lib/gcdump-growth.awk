@@ -14,9 +14,9 @@ $1 ~ /^[0-9,]+$/ && $2 ~ /^[0-9,]+$/ {
 }
 END {
   printf "| | after warm-up | before the end | change |\n|---|---:|---:|---:|\n"
-  printf "| live managed heap | %.1f MiB | %.1f MiB | %+.1f %% |\n", tb / 1048576, TB / 1048576, tb > 0 ? (TB - tb) / tb * 100 : 0
+  printf "| live managed heap | %.1f MiB | %.1f MiB | %+.1f %% |\n", tb / 1048576, TB / 1048576, (tb > 0 ? (TB - tb) / tb * 100 : 0)
   printf "| objects | %d | %d | %+d |\n", tc, TC, TC - tc
-  if (rss0 != "" && rss1 != "") printf "| RSS | %.1f MiB | %.1f MiB | %+.1f %% |\n", rss0 / 1024, rss1 / 1024, rss0 > 0 ? (rss1 - rss0) / rss0 * 100 : 0
+  if (rss0 != "" && rss1 != "") printf "| RSS | %.1f MiB | %.1f MiB | %+.1f %% |\n", rss0 / 1024, rss1 / 1024, (rss0 > 0 ? (rss1 - rss0) / rss0 * 100 : 0)
   printf "\n| type (largest change first) | objects before | objects at the end | bytes change |\n|---|---:|---:|---:|\n"
   for (t in seen) d[t] = B[t] - b[t]
   for (k = 0; k < top; k++) {
