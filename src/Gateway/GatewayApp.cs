@@ -120,7 +120,16 @@ public static class GatewayApp
         var app = builder.Build();
         // Gateway:Stats and Gateway:Health are read by hand (they accept "10s"): check them now, so a bad value stops the
         // start with the settings named (OptionsValidationException) instead of failing where they are first used.
-        _ = app.Services.GetRequiredService<Operations.OperationsOptions>();
+        try
+        {
+            _ = app.Services.GetRequiredService<Operations.OperationsOptions>();
+        }
+        catch (OptionsValidationException)
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
+
         // First: the per-address cap on /ws, refusals and the request log read the client's address.
         app.UseGatewayForwardedHeaders();
         app.UseExceptionHandler();

@@ -243,9 +243,16 @@ public static class OperationsExtensions
         {
             if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
                 && double.TryParse(t[..^suffix.Length], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n)
-                && double.IsFinite(n) && n >= 0 && n <= TimeSpan.MaxValue.TotalMilliseconds / 1000 / 3600)
+                && n >= 0)
             {
-                return make(n);
+                try
+                {
+                    return make(n);
+                }
+                catch (Exception e) when (e is OverflowException or ArgumentException)
+                {
+                    break; // NaN, infinity or beyond TimeSpan.MaxValue: reported below
+                }
             }
         }
 

@@ -41,6 +41,8 @@ public sealed class StartupValidationTests
         { "Gateway:Dispatch:Outbound:MaxFrames", "0", "Gateway:Dispatch:Outbound:MaxFrames: Outbound:MaxFrames must be at least 1." },
         { "Gateway:Dispatch:PendingTtl", "00:00:00", "Gateway:Dispatch:PendingTtl" },
         { "Gateway:Stats:Interval", "soon", "Gateway:Stats:Interval must be a time span" },
+        { "Gateway:Stats:Interval", "1e300h", "Gateway:Stats:Interval must be a time span" },
+        { "Gateway:Health:StallTimeout", "NaNs", "Gateway:Health:StallTimeout must be a time span" },
         { "Gateway:Stats:Window", "00:00:01", "Gateway:Stats:Window must be at least Gateway:Stats:Interval" },
         { "Gateway:Health:RingSaturation", "2", "Gateway:Health:RingSaturation" },
         { "Gateway:Health:RingSaturation", "most", "Gateway:Health:RingSaturation must be a number" },
