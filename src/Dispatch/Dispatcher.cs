@@ -47,7 +47,9 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
     /// <param name="pool">Frame buffer pool; null = <see cref="FrameBufferPool.Shared"/>.</param>
     /// <param name="loggerFactory">Logging; null = none.</param>
     /// <param name="time">Clock for timestamps, history age and pending expiry; null = system.</param>
-    public Dispatcher(DispatcherOptions options, IDispatchEngine? engine = null, FrameBufferPool? pool = null, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+    /// <param name="meterScope">Scope of this dispatcher's meter (the host's <c>IMeterFactory</c>), so that exporters of other
+    /// hosts in the same process ignore it; null = unscoped.</param>
+    public Dispatcher(DispatcherOptions options, IDispatchEngine? engine = null, FrameBufferPool? pool = null, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, object? meterScope = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -73,7 +75,7 @@ public sealed partial class Dispatcher : IAsyncDisposable, IDispatchEngineSink
         _topicsBySpan = _topics.GetAlternateLookup<ReadOnlySpan<char>>();
         _broadcast = GetOrCreateTopicCore(TopicRules.Broadcast, force: true)!;
         Counters = new DispatchCounters();
-        _metrics = new DispatchMetrics(this);
+        _metrics = new DispatchMetrics(this, meterScope);
         _engine.Attach(this);
     }
 

@@ -62,7 +62,7 @@ public static class GatewayApp
         {
             // The engine is a container singleton: disposed after the dispatcher, which was created after it.
             var engine = sp.GetRequiredService<IDispatchEngine>();
-            var dispatcher = new Dispatcher(sp.GetRequiredService<IOptions<DispatcherOptions>>().Value, engine, loggerFactory: sp.GetRequiredService<ILoggerFactory>(), time: sp.GetRequiredService<TimeProvider>());
+            var dispatcher = new Dispatcher(sp.GetRequiredService<IOptions<DispatcherOptions>>().Value, engine, loggerFactory: sp.GetRequiredService<ILoggerFactory>(), time: sp.GetRequiredService<TimeProvider>(), meterScope: sp.GetService<System.Diagnostics.Metrics.IMeterFactory>());
             dispatcher.Start();
             return dispatcher;
         });

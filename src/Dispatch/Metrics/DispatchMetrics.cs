@@ -24,9 +24,11 @@ internal sealed class DispatchMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Histogram<double> _latency;
 
-    public DispatchMetrics(Dispatcher dispatcher)
+    public DispatchMetrics(Dispatcher dispatcher, object? scope = null)
     {
-        _meter = new Meter(MeterName, "1.0");
+        // Scoped to the host: an unscoped meter is seen by every host's exporter in the process (tests run several),
+        // and its observable gauges would report whichever dispatcher was observed last.
+        _meter = new Meter(new MeterOptions(MeterName) { Version = "1.0", Scope = scope });
         _meter.CreateObservableGauge("gateway.dispatch.ring.depth", () => PerPriority(dispatcher.RingDepths()), "{item}", "Items waiting in the priority rings.");
         _meter.CreateObservableGauge("gateway.dispatch.control.depth", () => dispatcher.ControlDepth(), "{item}", "Items waiting in control rings and broadcast lanes.");
         _meter.CreateObservableCounter("gateway.dispatch.messages.enqueued", () => PerPriority(dispatcher.EnqueuedCounts()), "{message}", "Messages accepted into the rings.");
